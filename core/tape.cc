@@ -254,7 +254,9 @@ absl::Status Backward(const Var& root, const Tensor& seed, BackwardOptions optio
     VarImpl* impl = entry.value.get();
     if (impl->producer != nullptr || !impl->requires_grad) continue;
     if (!impl->grad.defined()) {
-      impl->grad = entry.grad.value();
+      // A fresh copy: a rule may hand the same tensor to several inputs, and a leaf's
+      // gradient is the user's to modify in place (clipping, say).
+      impl->grad = entry.grad.value().Clone();
     } else {
       GF_ASSIGN_OR_RETURN(Var sum, grad_adder(Var::Constant(impl->grad), entry.grad));
       impl->grad = sum.value();

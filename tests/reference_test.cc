@@ -1,0 +1,123 @@
+// The cells built from generic ops on the tape against the independent reference
+// values in tests/data/reference/ (forward values and every gradient, f64).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "models/reference.h"
+
+namespace gatefuse {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kDataDir[] = "tests/data/reference";
+
+std::vector<std::string> ReferenceFiles() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(kDataDir)) {
+    files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ReferenceTest, EveryCellKindIsCovered) {
+  std::set<std::string> kinds;
+  for (const std::string& f : ReferenceFiles()) kinds.insert(ReadReferenceFile(f)->kind);
+  EXPECT_EQ(kinds, (std::set<std::string>{"cifg", "gru", "gru_lbr", "lstm", "mgu", "peephole",
+                                          "rnn_tanh"}));
+}
+
+TEST(ReferenceTest, TapeMatchesEveryReferenceFile) {
+  const auto files = ReferenceFiles();
+  ASSERT_GE(files.size(), 14u);
+  for (const std::string& f : files) {
+    SCOPED_TRACE(f);
+    absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(f);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    absl::StatusOr<RefcheckResult> r = RefcheckTape(*ref);
+    ASSERT_TRUE(r.ok()) << r.status();
+    // y, hT, loss, d_x, d_h0, d_W, d_U, d_b at least.
+    EXPECT_GE(r->tensors_compared, 8);
+    EXPECT_LE(r->max_rel_err, 1e-9) << "worst tensor: " << r->worst_tensor;
+  }
+}
+
+// A reference with one gradient value changed must be reported, and named.
+TEST(ReferenceTest, DetectsAPerturbedGradient) {
+  absl::StatusOr<ReferenceCase> ref =
+      ReadReferenceFile(std::string(kDataDir) + "/lstm_T5_B3_I4_H6_s1.txt");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  Tensor& dU = ref->tensors.at("d_U");
+  dU.data<double>()[7] += 1e-6;
+  absl::StatusOr<RefcheckResult> r = RefcheckTape(*ref);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->max_rel_err, 1e-9);
+  EXPECT_EQ(r->worst_tensor, "d_U");
+}
+
+// A case labelled with another kind computes different numbers.
+TEST(ReferenceTest, DetectsTheWrongCell) {
+  absl::StatusOr<ReferenceCase> ref =
+      ReadReferenceFile(std::string(kDataDir) + "/gru_T5_B3_I4_H6_s1.txt");
+  ASSERT_TRUE(ref.ok());
+  ref->kind = "gru_lbr";
+  absl::StatusOr<RefcheckResult> r = RefcheckTape(*ref);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->max_rel_err, 1e-3);
+}
+
+TEST(ReferenceTest, ParseErrorsNameFileAndLine) {
+  const std::string good = ReadText(std::string(kDataDir) + "/rnn_tanh_T5_B3_I4_H6_s1.txt");
+  auto bad_header = ParseReferenceCase("# cell lstm T 5\n", "f.txt");
+  EXPECT_EQ(bad_header.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_header.status().message(), HasSubstr("f.txt:1:"));
+
+  // Drop the last value of the first tensor (line 3).
+  std::string truncated = good;
+  const size_t line3_end = truncated.find('\n', truncated.find('\n', truncated.find('\n') + 1) + 1);
+  const size_t last_space = truncated.rfind(' ', line3_end);
+  truncated.erase(last_space, line3_end - last_space);
+  auto r = ParseReferenceCase(truncated, "g.txt");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("g.txt:3: tensor x [5,3,4] needs 60 values"));
+
+  auto bad_number = ParseReferenceCase("# cell lstm T 1 B 1 I 1 H 1 seed 1 float64\n"
+                                       "tensor x 1 2\n1.0 abc\n",
+                                       "h.txt");
+  EXPECT_THAT(bad_number.status().message(), HasSubstr("h.txt:3: bad number 'abc'"));
+  EXPECT_EQ(ReadReferenceFile("/nonexistent/file.txt").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ReferenceTest, MissingTensorIsAnError) {
+  absl::StatusOr<ReferenceCase> ref =
+      ReadReferenceFile(std::string(kDataDir) + "/lstm_T5_B3_I4_H6_s1.txt");
+  ASSERT_TRUE(ref.ok());
+  ref->tensors.erase("c0");
+  auto r = RefcheckTape(*ref);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("c0 is missing"));
+}
+
+TEST(ReferenceTest, UnknownKindIsAnError) {
+  absl::StatusOr<ReferenceCase> ref =
+      ReadReferenceFile(std::string(kDataDir) + "/lstm_T5_B3_I4_H6_s1.txt");
+  ASSERT_TRUE(ref.ok());
+  ref->kind = "transformer";
+  auto r = RefcheckTape(*ref);
+  EXPECT_THAT(r.status().message(), HasSubstr("unknown cell kind 'transformer'"));
+}
+
+}  // namespace
+}  // namespace gatefuse
