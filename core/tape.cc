@@ -16,7 +16,31 @@ struct VarImpl {
   std::shared_ptr<Node> producer;
   int output_index = 0;
   std::string name;
+
+  ~VarImpl();
 };
+
+// A value owns its producer, which owns its inputs, which own theirs: left to the
+// default destructors, freeing the last value of a chain of n ops recurses n deep
+// and overflows the stack (n ~ 10^5). The nodes that die with this value are
+// unlinked here one at a time instead.
+VarImpl::~VarImpl() {
+  std::vector<std::shared_ptr<Node>> dying;
+  if (producer.use_count() == 1) dying.push_back(std::move(producer));
+  while (!dying.empty()) {
+    std::shared_ptr<Node> node = std::move(dying.back());
+    dying.pop_back();
+    std::vector<std::shared_ptr<VarImpl>> inputs = std::move(node->inputs);
+    node.reset();
+    for (std::shared_ptr<VarImpl>& in : inputs) {
+      // The last owner of an input takes over its producer before letting it go.
+      if (in.use_count() == 1 && in->producer.use_count() == 1) {
+        dying.push_back(std::move(in->producer));
+      }
+      in.reset();
+    }
+  }
+}
 
 // Builds Vars from impls inside this file.
 class VarAccess {
@@ -27,6 +51,7 @@ class VarAccess {
 
 namespace {
 thread_local bool grad_enabled = true;
+thread_local uint64_t next_sequence = 0;
 GradAdder grad_adder = nullptr;
 const Tensor kUndefinedTensor;
 const std::shared_ptr<Node> kNoNode;
@@ -54,6 +79,12 @@ void Var::set_name(std::string name) { impl_->name = std::move(name); }
 const std::shared_ptr<Node>& Var::producer() const { return impl_ ? impl_->producer : kNoNode; }
 int Var::output_index() const { return impl_ ? impl_->output_index : 0; }
 
+std::vector<Var> NodeInputs(const Node& node) {
+  std::vector<Var> inputs;
+  for (const auto& in : node.inputs) inputs.push_back(VarAccess::Wrap(in));
+  return inputs;
+}
+
 bool GradEnabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
@@ -70,6 +101,7 @@ std::vector<Var> RecordOp(const TapeOp* op, Attrs attrs, const std::vector<Var>&
   if (record) {
     node = std::make_shared<Node>();
     node->op = op;
+    node->sequence = next_sequence++;
     node->attrs = std::move(attrs);
     for (const Var& v : inputs) node->inputs.push_back(v.impl_);
     node->output_values = outputs;

@@ -46,6 +46,7 @@ struct Node {
   std::vector<std::weak_ptr<VarImpl>> outputs;    // weak: outputs own their node
   std::vector<Tensor> output_values;              // for rules that read outputs
   bool released = false;
+  uint64_t sequence = 0;  // creation order on this thread's tape
 };
 
 class Var {
@@ -108,6 +109,9 @@ class NoGradGuard {
 // some input requires a gradient.
 std::vector<Var> RecordOp(const TapeOp* op, Attrs attrs, const std::vector<Var>& inputs,
                           std::vector<Tensor> outputs);
+
+// The inputs of a recorded node, as Vars (empty once the tape was released).
+std::vector<Var> NodeInputs(const Node& node);
 
 // What a gradient rule sees.
 struct GradContext {

@@ -90,6 +90,9 @@ absl::StatusOr<std::vector<TensorSpec>> BroadcastPairShape(const std::string& op
   GF_RETURN_IF_ERROR(ExpectFloat(op, in, 0));
   GF_ASSIGN_OR_RETURN(std::vector<int64_t> dims, attrs.GetInts(op, "shape"));
   const Shape target(dims);
+  for (int64_t d : dims) {
+    if (d < 0) return OpError(op, in, absl::StrCat("negative size in shape ", target.ToString()));
+  }
   const Shape& large = to_larger ? target : in[0].shape;
   const Shape& small = to_larger ? in[0].shape : target;
   auto b = BroadcastShapes(small, large, op);
@@ -110,6 +113,41 @@ void RegisterElementwiseOps(OpRegistry& r) {
     return CollectGrads({SumTo(c.output_grads[0], c.inputs[0].shape()),
                          SumTo(c.output_grads[0], c.inputs[1].shape())});
   };
+  // y = x_0 + x_1 + ... (broadcasting); dx_k = sum_to(g, x_k.shape)
+  OpDef& add_n = r.Define("AddN", -1);
+  add_n.commutative = true;
+  add_n.shape_fn = [](const std::vector<TensorSpec>& in,
+                      const Attrs&) -> absl::StatusOr<std::vector<TensorSpec>> {
+    GF_RETURN_IF_ERROR(ExpectSameFloat("AddN", in));
+    Shape out = in[0].shape;
+    for (size_t k = 1; k < in.size(); ++k) {
+      auto b = BroadcastShapes(out, in[k].shape, "AddN");
+      if (!b.ok()) return OpError("AddN", in, absl::StrCat("input ", k, " does not broadcast"));
+      out = *b;
+    }
+    return std::vector<TensorSpec>{{out, in[0].dtype}};
+  };
+  add_n.kernel = [](const KernelContext& c) {
+    return FloatKernel(c, [&](auto t) {
+      using T = decltype(t);
+      Tensor acc = Tensor::Zeros(c.outputs[0].shape, c.outputs[0].dtype);
+      T* pa = acc.data<T>();
+      for (const Tensor& x : c.inputs) {
+        const T* px = x.data<T>();
+        ForEachBroadcastRun(acc.shape(), acc.shape(), x.shape(),
+                            [&](int64_t o, int64_t, int64_t ix, int64_t n, int64_t, int64_t sx) {
+                              for (int64_t j = 0; j < n; ++j) pa[o + j] += px[ix + j * sx];
+                            });
+      }
+      return acc;
+    });
+  };
+  add_n.gradient = [](const GradContext& c) {
+    std::vector<VarOr> grads;
+    for (const Var& x : c.inputs) grads.push_back(SumTo(c.output_grads[0], x.shape()));
+    return CollectGrads(std::move(grads));
+  };
+
   // y = a - b; da = g, db = -g
   DefineBinary(r, "Sub", [](auto a, auto b) { return a - b; }).gradient =
       [](const GradContext& c) {
@@ -213,6 +251,7 @@ void RegisterElementwiseOps(OpRegistry& r) {
 }
 
 VarOr Add(const VarOr& a, const VarOr& b) { return Apply("Add", {a, b}); }
+VarOr AddN(const std::vector<VarOr>& xs) { return Apply("AddN", xs); }
 VarOr Sub(const VarOr& a, const VarOr& b) { return Apply("Sub", {a, b}); }
 VarOr Mul(const VarOr& a, const VarOr& b) { return Apply("Mul", {a, b}); }
 VarOr Div(const VarOr& a, const VarOr& b) { return Apply("Div", {a, b}); }

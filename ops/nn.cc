@@ -100,6 +100,9 @@ void RegisterEmbedding(OpRegistry& r) {
     GF_RETURN_IF_ERROR(ExpectFloat("EmbeddingGrad", in, 0));
     GF_RETURN_IF_ERROR(ExpectIndices("EmbeddingGrad", in, 1));
     GF_ASSIGN_OR_RETURN(int64_t rows, attrs.GetInt("EmbeddingGrad", "num_rows"));
+    if (rows < 0) {
+      return OpError("EmbeddingGrad", in, absl::StrCat("num_rows ", rows, " is negative"));
+    }
     const Shape& g = in[0].shape;
     const Shape& idx = in[1].shape;
     bool fits = g.rank() == idx.rank() + 1;

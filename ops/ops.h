@@ -18,6 +18,7 @@ namespace gatefuse {
 
 // ---- elementwise (elementwise.cc) ----
 VarOr Add(const VarOr& a, const VarOr& b);
+VarOr AddN(const std::vector<VarOr>& xs);  // x_0 + x_1 + ..., broadcasting
 VarOr Sub(const VarOr& a, const VarOr& b);
 VarOr Mul(const VarOr& a, const VarOr& b);
 VarOr Div(const VarOr& a, const VarOr& b);

@@ -108,6 +108,7 @@ Tensor SoftmaxKernel(const Tensor& x, int axis, bool log_output) {
   const T* px = x.data<T>();
   T* py = y.data<T>();
   ForEachLine(x.shape(), axis, [&](int64_t base, int64_t step, int64_t n) {
+    if (n == 0) return;
     T mx = px[base];
     for (int64_t j = 1; j < n; ++j) mx = std::max(mx, px[base + j * step]);
     T sum = 0;

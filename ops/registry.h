@@ -29,6 +29,7 @@ struct TensorSpec {
   Shape shape;
   DType dtype = DType::kF32;
   bool operator==(const TensorSpec& o) const { return shape == o.shape && dtype == o.dtype; }
+  bool operator!=(const TensorSpec& o) const { return !(*this == o); }
   std::string ToString() const;
 };
 

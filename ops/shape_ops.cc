@@ -24,7 +24,10 @@ absl::StatusOr<std::vector<TensorSpec>> ConcatShape(const std::vector<TensorSpec
   out[axis] = 0;
   for (size_t i = 0; i < in.size(); ++i) {
     const Shape& s = in[i].shape;
-    bool fits = s.rank() == first.rank() && in[i].dtype == in[0].dtype;
+    if (in[i].dtype != in[0].dtype) {
+      return OpError("Concat", in, absl::StrCat("input ", i, " has another dtype than input 0"));
+    }
+    bool fits = s.rank() == first.rank();
     for (int d = 0; fits && d < s.rank(); ++d) fits = d == axis || s[d] == first[d];
     if (!fits) {
       return OpError("Concat", in,
