@@ -1,79 +1,40 @@
 // The gatefuse command line.
 //
-//   gatefuse refcheck --path tape FILE...   check cells against reference values
-#include <cmath>
+//   gatefuse refcheck --path tape FILE...
+//   gatefuse compile --cell KIND --size I=<n>,H=<n> [--dump-after PASS|all] [--dot FILE]
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_format.h"
-#include "core/status.h"
-#include "models/reference.h"
-#include "tools/args.h"
+#include "tools/commands.h"
 
-namespace gatefuse::cli {
 namespace {
 
 constexpr char kUsage[] =
     "usage: gatefuse <command> [flags]\n"
     "commands:\n"
-    "  refcheck --path tape FILE...   rebuild each reference file's cell from generic ops,\n"
-    "                                 run it forward and backward in f64, and compare every\n"
-    "                                 output and gradient (OK at max_rel_err <= 1e-9)\n";
-
-constexpr double kTapeTolerance = 1e-9;
-
-// Prints one line per file; exit status 0 only if every file is OK.
-int Refcheck(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = ParseArgs(argv, {"path"}, {});
-  if (!args.ok()) {
-    std::fprintf(stderr, "gatefuse refcheck: %s\n", std::string(args.status().message()).c_str());
-    return 2;
-  }
-  const std::string path = args->Get("path", "tape");
-  if (path != "tape") {
-    std::fprintf(stderr, "gatefuse refcheck: unknown --path '%s' (known: tape)\n", path.c_str());
-    return 2;
-  }
-  if (args->positionals.empty()) {
-    std::fprintf(stderr, "gatefuse refcheck: no reference files given\n");
-    return 2;
-  }
-  bool all_ok = true;
-  for (const std::string& file : args->positionals) {
-    absl::StatusOr<ReferenceCase> r = ReadReferenceFile(file);
-    absl::StatusOr<RefcheckResult> result =
-        r.ok() ? RefcheckTape(*r) : absl::StatusOr<RefcheckResult>(r.status());
-    if (!result.ok()) {
-      std::printf("%s %s max_rel_err=nan FAIL (%s)\n", file.c_str(), path.c_str(),
-                  std::string(result.status().message()).c_str());
-      all_ok = false;
-      continue;
-    }
-    const bool ok = result->max_rel_err <= kTapeTolerance;  // false for NaN
-    all_ok = all_ok && ok;
-    std::printf("%s %s max_rel_err=%.3g %s\n", file.c_str(), path.c_str(), result->max_rel_err,
-                ok ? "OK" : "FAIL");
-  }
-  return all_ok ? 0 : 1;
-}
+    "  refcheck --path tape FILE...\n"
+    "      rebuild each reference file's cell from generic ops, run it forward and backward\n"
+    "      in f64, and compare every output and gradient (OK at max_rel_err <= 1e-9)\n"
+    "  compile --cell KIND --size I=<n>,H=<n> [--dump-after PASS|all] [--dot FILE]\n"
+    "      trace a builtin cell, run the compiler's passes, print each pass (time,\n"
+    "      changed or not) and the final graph; --dot writes it for Graphviz\n";
 
 }  // namespace
-}  // namespace gatefuse::cli
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(gatefuse::cli::kUsage, stderr);
+    std::fputs(kUsage, stderr);
     return 2;
   }
   const std::string command = argv[1];
   const std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "refcheck") return gatefuse::cli::Refcheck(rest);
+  if (command == "compile") return gatefuse::cli::Compile(rest);
   if (command == "help" || command == "--help" || command == "-h") {
-    std::fputs(gatefuse::cli::kUsage, stdout);
+    std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fprintf(stderr, "gatefuse: unknown command '%s'\n%s", command.c_str(),
-               gatefuse::cli::kUsage);
+  std::fprintf(stderr, "gatefuse: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -1,0 +1,176 @@
+#include "graph/executor.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "graph/text.h"
+#include "ops/ops.h"
+
+namespace gatefuse {
+namespace {
+
+// Runs node `id` on the values of its inputs, recording on the tape.
+absl::Status RunNode(const Graph& g, NodeId id, std::vector<std::vector<Var>>& values) {
+  const NodeData& d = g.node(id);
+  if (d.op == kConstantOp) {
+    values[id] = {Var::Constant(d.value)};
+    return absl::OkStatus();
+  }
+  std::vector<VarOr> in;
+  for (const ValueRef& v : d.inputs) in.push_back(values[v.node][v.index]);
+  absl::StatusOr<std::vector<Var>> out = ApplyOp(d.op, in, d.attrs);
+  if (!out.ok()) {
+    return absl::Status(out.status().code(), absl::StrCat("graph ", g.name(), ": node ",
+                                                          NodeLabel(g, id), ": ",
+                                                          out.status().message()));
+  }
+  values[id] = *std::move(out);
+  return absl::OkStatus();
+}
+
+absl::Status BindInputs(const Graph& g, const std::map<std::string, Var>& inputs,
+                        std::vector<std::vector<Var>>& values) {
+  for (NodeId id : g.Inputs()) {
+    auto it = inputs.find(g.node(id).name);
+    if (it == inputs.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("graph ", g.name(), ": no value given for input ", g.node(id).name));
+    }
+    values[id] = {it->second};
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Var>> ApplyGraph(const Graph& g,
+                                            const std::map<std::string, Var>& inputs) {
+  GF_ASSIGN_OR_RETURN(std::vector<NodeId> order, g.TopologicalOrder());
+  std::vector<std::vector<Var>> values(g.num_node_slots());
+  GF_RETURN_IF_ERROR(BindInputs(g, inputs, values));
+  for (NodeId id : order) {
+    if (g.node(id).op != kInputOp) GF_RETURN_IF_ERROR(RunNode(g, id, values));
+  }
+  std::vector<Var> out;
+  for (const GraphOutput& o : g.outputs()) out.push_back(values[o.value.node][o.value.index]);
+  return out;
+}
+
+absl::StatusOr<std::vector<Tensor>> ExecuteGraph(const Graph& g,
+                                                 const std::map<std::string, Tensor>& inputs) {
+  NoGradGuard no_grad;
+  std::map<std::string, Var> vars;
+  for (const auto& [name, t] : inputs) vars[name] = Var::Constant(t);
+  GF_ASSIGN_OR_RETURN(std::vector<Var> out, ApplyGraph(g, vars));
+  std::vector<Tensor> tensors;
+  for (const Var& v : out) tensors.push_back(v.value());
+  return tensors;
+}
+
+absl::StatusOr<CellSignature> GetCellSignature(const Graph& cell) {
+  CellSignature sig;
+  std::set<std::string> outputs;
+  for (const GraphOutput& o : cell.outputs()) outputs.insert(o.name);
+  for (NodeId id : cell.Inputs()) {
+    const NodeData& d = cell.node(id);
+    switch (d.role) {
+      case InputRole::kInput:
+        if (!sig.input.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(),
+                                                         ": more than one per-step input (",
+                                                         sig.input, ", ", d.name, ")"));
+        }
+        sig.input = d.name;
+        break;
+      case InputRole::kState:
+        if (!outputs.count(d.name)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("cell ", cell.name(), ": state ", d.name, " has no next value"));
+        }
+        sig.states.push_back(d.name);
+        break;
+      case InputRole::kParam:
+        sig.params.push_back(d.name);
+        break;
+    }
+  }
+  if (sig.input.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": no per-step input"));
+  }
+  if (sig.states.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": no state"));
+  }
+  return sig;
+}
+
+absl::StatusOr<GraphSequenceResult> RunGraphSequence(
+    const Graph& cell, const Var& x, const std::map<std::string, Var>& initial_states,
+    const std::map<std::string, Var>& params) {
+  GF_ASSIGN_OR_RETURN(CellSignature sig, GetCellSignature(cell));
+  if (x.shape().rank() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": input must be [T, B, I], got ",
+                                                   x.shape().ToString()));
+  }
+  const int64_t T = x.shape()[0], B = x.shape()[1], I = x.shape()[2];
+  if (T == 0) return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": empty sequence"));
+  GF_ASSIGN_OR_RETURN(std::vector<NodeId> order, cell.TopologicalOrder());
+
+  std::map<std::string, Var> step_inputs = params;
+  for (const std::string& s : sig.states) {
+    auto it = initial_states.find(s);
+    if (it == initial_states.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": no initial value for state ", s));
+    }
+    step_inputs[s] = it->second;
+  }
+
+  // Values before the loop: inputs, @invariant nodes, and @hoisted nodes over all steps.
+  std::vector<std::vector<Var>> before(cell.num_node_slots());
+  {
+    std::map<std::string, Var> all = step_inputs;
+    GF_ASSIGN_OR_RETURN(all[sig.input], Reshape(x, Shape{T * B, I}));
+    GF_RETURN_IF_ERROR(BindInputs(cell, all, before));
+  }
+  for (NodeId id : order) {
+    const NodeData& d = cell.node(id);
+    if (d.op != kInputOp && d.placement != Placement::kStep) {
+      GF_RETURN_IF_ERROR(RunNode(cell, id, before));
+    }
+  }
+
+  std::map<std::string, ValueRef> next;
+  for (const GraphOutput& o : cell.outputs()) next[o.name] = o.value;
+  std::vector<VarOr> ys;
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<std::vector<Var>> values(cell.num_node_slots());
+    std::map<std::string, Var> bound = step_inputs;
+    GF_ASSIGN_OR_RETURN(bound[sig.input], Reshape(Slice(x, 0, t, t + 1), Shape{B, I}));
+    GF_RETURN_IF_ERROR(BindInputs(cell, bound, values));
+    for (NodeId id : order) {
+      const NodeData& d = cell.node(id);
+      if (d.op == kInputOp) continue;
+      if (d.placement == Placement::kInvariant) {
+        values[id] = before[id];
+      } else if (d.placement == Placement::kTimeBatched) {
+        for (const Var& all : before[id]) {
+          GF_ASSIGN_OR_RETURN(Var v, Slice(all, 0, t * B, (t + 1) * B));
+          values[id].push_back(v);
+        }
+      } else {
+        GF_RETURN_IF_ERROR(RunNode(cell, id, values));
+      }
+    }
+    for (const std::string& s : sig.states) {
+      const ValueRef v = next[s];
+      step_inputs[s] = values[v.node][v.index];
+    }
+    ys.push_back(Reshape(step_inputs[sig.states[0]], Shape{1, B, -1}));
+  }
+  GraphSequenceResult result;
+  GF_ASSIGN_OR_RETURN(result.y, Concat(ys, 0));
+  for (const std::string& s : sig.states) result.final_states[s] = step_inputs[s];
+  return result;
+}
+
+}  // namespace gatefuse

@@ -1,0 +1,16 @@
+// The gatefuse commands; each takes the arguments after its name and returns the
+// process exit status (0 success, 1 a check failed, 2 a usage error).
+#ifndef GATEFUSE_TOOLS_COMMANDS_H_
+#define GATEFUSE_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace gatefuse::cli {
+
+int Refcheck(const std::vector<std::string>& argv);
+int Compile(const std::vector<std::string>& argv);
+
+}  // namespace gatefuse::cli
+
+#endif  // GATEFUSE_TOOLS_COMMANDS_H_

@@ -1,0 +1,52 @@
+// gatefuse refcheck: cells rebuilt from reference files, checked against their values.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "models/reference.h"
+#include "tools/args.h"
+#include "tools/commands.h"
+
+namespace gatefuse::cli {
+namespace {
+
+constexpr double kTapeTolerance = 1e-9;
+
+}  // namespace
+
+// Prints one line per file; exit status 0 only if every file is OK.
+int Refcheck(const std::vector<std::string>& argv) {
+  absl::StatusOr<Args> args = ParseArgs(argv, {"path"}, {});
+  if (!args.ok()) {
+    std::fprintf(stderr, "gatefuse refcheck: %s\n", std::string(args.status().message()).c_str());
+    return 2;
+  }
+  const std::string path = args->Get("path", "tape");
+  if (path != "tape") {
+    std::fprintf(stderr, "gatefuse refcheck: unknown --path '%s' (known: tape)\n", path.c_str());
+    return 2;
+  }
+  if (args->positionals.empty()) {
+    std::fprintf(stderr, "gatefuse refcheck: no reference files given\n");
+    return 2;
+  }
+  bool all_ok = true;
+  for (const std::string& file : args->positionals) {
+    absl::StatusOr<ReferenceCase> r = ReadReferenceFile(file);
+    absl::StatusOr<RefcheckResult> result =
+        r.ok() ? RefcheckTape(*r) : absl::StatusOr<RefcheckResult>(r.status());
+    if (!result.ok()) {
+      std::printf("%s %s max_rel_err=nan FAIL (%s)\n", file.c_str(), path.c_str(),
+                  std::string(result.status().message()).c_str());
+      all_ok = false;
+      continue;
+    }
+    const bool ok = result->max_rel_err <= kTapeTolerance;  // false for NaN
+    all_ok = all_ok && ok;
+    std::printf("%s %s max_rel_err=%.3g %s\n", file.c_str(), path.c_str(), result->max_rel_err,
+                ok ? "OK" : "FAIL");
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace gatefuse::cli
