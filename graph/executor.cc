@@ -42,6 +42,32 @@ absl::Status BindInputs(const Graph& g, const std::map<std::string, Var>& inputs
   return absl::OkStatus();
 }
 
+// What a node placed before the loop reads must exist there, and be the same at
+// every step: parameters, constants, @invariant nodes; for a @hoisted node also
+// the per-step input and other @hoisted nodes (all steps at once).
+absl::Status CheckPlacements(const Graph& g) {
+  for (NodeId id = 0; id < g.num_node_slots(); ++id) {
+    const NodeData& d = g.node(id);
+    if (d.dead || d.op == kInputOp || d.placement == Placement::kStep) continue;
+    const bool hoisted = d.placement == Placement::kTimeBatched;
+    for (const ValueRef& v : d.inputs) {
+      const NodeData& in = g.node(v.node);
+      const bool before_loop =
+          in.op == kInputOp
+              ? in.role == InputRole::kParam || (hoisted && in.role == InputRole::kInput)
+              : in.op == kConstantOp || in.placement == Placement::kInvariant ||
+                    (hoisted && in.placement == Placement::kTimeBatched);
+      if (!before_loop) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "graph ", g.name(), ": node ", NodeLabel(g, id), " (", d.op, ") is @",
+            PlacementName(d.placement), " but reads ", NodeLabel(g, v.node),
+            ", which changes from step to step"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Var>> ApplyGraph(const Graph& g,
@@ -115,6 +141,7 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
   const int64_t T = x.shape()[0], B = x.shape()[1], I = x.shape()[2];
   if (T == 0) return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": empty sequence"));
   GF_ASSIGN_OR_RETURN(std::vector<NodeId> order, cell.TopologicalOrder());
+  GF_RETURN_IF_ERROR(CheckPlacements(cell));
 
   std::map<std::string, Var> step_inputs = params;
   for (const std::string& s : sig.states) {

@@ -62,7 +62,7 @@ absl::StatusOr<NodeId> Graph::AddNode(const std::string& op, const std::vector<V
   std::vector<TensorSpec> in;
   for (const ValueRef& v : inputs) {
     if (v.node < 0 || v.node >= num_node_slots() || nodes_[v.node].dead ||
-        v.index >= static_cast<int>(nodes_[v.node].outputs.size())) {
+        v.index < 0 || v.index >= static_cast<int>(nodes_[v.node].outputs.size())) {
       return absl::InvalidArgumentError(absl::StrCat(op, ": input refers to no value"));
     }
     in.push_back(spec(v));
@@ -85,11 +85,9 @@ NodeId Graph::AddNodeUnchecked(NodeData data) {
 }
 
 void Graph::AddEdges(NodeId id) {
-  const auto& inputs = nodes_[id].inputs;
-  for (int slot = 0; slot < static_cast<int>(inputs.size()); ++slot) {
-    const NodeId src = inputs[slot].node;
-    // A dangling reference gets no edge; Verify reports it.
-    if (src >= 0 && src < num_node_slots()) boost::add_edge(src, id, EdgeData{slot}, edges_);
+  for (const ValueRef& in : nodes_[id].inputs) {
+    // A dangling reference gets no edge; Verify reports it. Repeats are ignored.
+    if (in.node >= 0 && in.node < num_node_slots()) boost::add_edge(in.node, id, edges_);
   }
 }
 
@@ -121,7 +119,11 @@ NodeId Graph::FindInput(const std::string& name) const {
 std::vector<std::pair<NodeId, int>> Graph::Uses(NodeId id) const {
   std::vector<std::pair<NodeId, int>> uses;
   for (auto [e, end] = boost::out_edges(id, edges_); e != end; ++e) {
-    uses.push_back({static_cast<NodeId>(boost::target(*e, edges_)), edges_[*e].slot});
+    const NodeId consumer = static_cast<NodeId>(boost::target(*e, edges_));
+    const auto& inputs = nodes_[consumer].inputs;
+    for (int slot = 0; slot < static_cast<int>(inputs.size()); ++slot) {
+      if (inputs[slot].node == id) uses.push_back({consumer, slot});
+    }
   }
   return uses;
 }
@@ -135,8 +137,19 @@ int Graph::NumUses(ValueRef v) const {
 
 void Graph::ReplaceAllUses(ValueRef from, ValueRef to) {
   if (from == to) return;
+  std::vector<NodeId> consumers;
   for (const auto& [consumer, slot] : Uses(from.node)) {
-    if (nodes_[consumer].inputs[slot] == from) SetInput(consumer, slot, to);
+    if (nodes_[consumer].inputs[slot] == from &&
+        (consumers.empty() || consumers.back() != consumer)) {
+      consumers.push_back(consumer);
+    }
+  }
+  for (NodeId consumer : consumers) {
+    std::vector<ValueRef> inputs = nodes_[consumer].inputs;
+    for (ValueRef& v : inputs) {
+      if (v == from) v = to;
+    }
+    SetInputs(consumer, std::move(inputs));
   }
   for (GraphOutput& o : outputs_) {
     if (o.value == from) o.value = to;

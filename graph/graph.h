@@ -9,7 +9,7 @@
 //                                           output h = %1
 //
 // The data edges live in a boost::adjacency_list (bidirectional, one edge per
-// consumer input slot), so Boost.Graph's algorithms give topological order,
+// producer-consumer pair), so Boost.Graph's algorithms give topological order,
 // reachability and cycle detection; each node also keeps its ordered input list.
 // Removed nodes are marked dead and skipped; Compact() renumbers.
 #ifndef GATEFUSE_GRAPH_GRAPH_H_
@@ -132,11 +132,11 @@ class Graph {
   std::vector<bool> LiveFromOutputs() const;
 
  private:
-  struct EdgeData {
-    int slot = 0;
-  };
-  using BoostGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS,
-                                           boost::no_property, EdgeData>;
+  // One edge per (producer, consumer) pair, however many of the consumer's input
+  // slots read the producer; slots come from the consumer's input list. Unique
+  // edges can live in hash sets, so removing one edge of a value used T times
+  // (a weight in an unrolled graph) costs O(1), not O(T).
+  using BoostGraph = boost::adjacency_list<boost::hash_setS, boost::vecS, boost::bidirectionalS>;
   void AddEdges(NodeId id);
   void RemoveInEdges(NodeId id);
   // Kahn's algorithm, smallest ready id first: the live nodes it sorts, and in
