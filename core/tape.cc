@@ -88,6 +88,8 @@ std::vector<Var> NodeInputs(const Node& node) {
 bool GradEnabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
+GradModeGuard::GradModeGuard(bool enabled) : previous_(grad_enabled) { grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { grad_enabled = previous_; }
 
 void SetGradAdder(GradAdder adder) { grad_adder = adder; }
 

@@ -105,6 +105,19 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Sets recording on or off for its lifetime (a gradient rule that differentiates
+// a recomputation turns it on inside Backward).
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Wraps kernel results as Vars; links them to a new Node when recording is on and
 // some input requires a gradient.
 std::vector<Var> RecordOp(const TapeOp* op, Attrs attrs, const std::vector<Var>& inputs,

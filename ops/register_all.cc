@@ -11,6 +11,7 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterShapeOps(r);
   RegisterReduceOps(r);
   RegisterNnOps(r);
+  RegisterFusedCellOps(r);
   SetGradAdder([](const Var& a, const Var& b) { return Add(a, b); });
 }
 

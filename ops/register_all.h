@@ -12,6 +12,7 @@ void RegisterMatMulOps(OpRegistry& r);
 void RegisterShapeOps(OpRegistry& r);
 void RegisterReduceOps(OpRegistry& r);
 void RegisterNnOps(OpRegistry& r);
+void RegisterFusedCellOps(OpRegistry& r);
 
 }  // namespace gatefuse
 

@@ -1,21 +1,28 @@
-// gatefuse compile: a cell traced into a graph and run through the compiler's passes.
+// gatefuse compile: a cell (builtin or .cell file) traced into a graph and run
+// through the compiler's passes; prints the passes, the fusion found and the graph.
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
+#include "graph/sequence_compare.h"
 #include "graph/text.h"
 #include "models/cell_graph.h"
+#include "models/cell_language.h"
+#include "passes/recognize_cell.h"
 #include "passes/standard_pipeline.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 
 namespace gatefuse::cli {
 namespace {
+
+constexpr double kVerifyTolerance = 1e-4;  // f32 paths
 
 // "I=32,H=64" -> sizes by symbol.
 absl::StatusOr<std::map<std::string, int64_t>> ParseSizes(const std::string& text) {
@@ -32,16 +39,28 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseSizes(const std::string& tex
   return sizes;
 }
 
-absl::Status RunCompile(const Args& args) {
+// A builtin kind, or a .cell file, at the given sizes.
+absl::StatusOr<Graph> LoadCell(const std::string& cell,
+                               const std::map<std::string, int64_t>& sizes) {
+  if (absl::EndsWith(cell, ".cell")) {
+    GF_ASSIGN_OR_RETURN(CellSource src, ReadCellFile(cell));
+    return CompileCell(src, sizes);
+  }
+  for (const char* s : {"I", "H"}) {
+    if (!sizes.count(s)) {
+      return absl::InvalidArgumentError(absl::StrCat("--size needs ", s, "=<n>"));
+    }
+  }
+  GF_ASSIGN_OR_RETURN(Cell c, BuiltinCell(cell, sizes.at("I"), sizes.at("H")));
+  return TraceCell(c);
+}
+
+absl::StatusOr<bool> RunCompile(const Args& args) {
   if (!args.Has("cell")) return absl::InvalidArgumentError("--cell is required");
   GF_ASSIGN_OR_RETURN(auto sizes, ParseSizes(args.Get("size", "")));
-  for (const char* s : {"I", "H"}) {
-    if (!sizes.count(s)) return absl::InvalidArgumentError(absl::StrCat("--size needs ", s, "=<n>"));
-  }
-  GF_ASSIGN_OR_RETURN(Cell cell, BuiltinCell(args.Get("cell", ""), sizes["I"], sizes["H"]));
-  GF_ASSIGN_OR_RETURN(Graph graph, TraceCell(cell));
-  std::printf("cell %s: traced %d nodes (batch %lld at trace time)\n", cell.kind.c_str(),
-              graph.num_live_nodes(), static_cast<long long>(kTraceBatch));
+  GF_ASSIGN_OR_RETURN(const Graph traced, LoadCell(args.Get("cell", ""), sizes));
+  std::printf("cell %s: traced %d nodes (batch %lld at trace time)\n", traced.name().c_str(),
+              traced.num_live_nodes(), static_cast<long long>(kTraceBatch));
 
   PipelineOptions options;
   options.verify = true;
@@ -50,13 +69,25 @@ absl::Status RunCompile(const Args& args) {
     std::printf("--- after %s\n%s", pass.c_str(), PrintGraph(g.Compact()).c_str());
   };
   Pipeline pipeline(options);
-  AddStandardPasses(pipeline);
+  AddStandardPasses(pipeline, {.recognize = !args.Has("no-recognize")});
   if (!options.dump_after.empty() && options.dump_after != "all") {
     bool known = false;
     for (const std::string& n : pipeline.PassNames()) known = known || n == options.dump_after;
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat("--dump-after: no pass named '",
-                                                     options.dump_after, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dump-after: no pass named '", options.dump_after, "'"));
+    }
+  }
+  Graph graph = traced;
+  if (args.Has("explain")) {
+    Graph canonical = traced;
+    Pipeline prefix({.verify = true});
+    AddCanonicalPasses(prefix);
+    GF_RETURN_IF_ERROR(prefix.Run(canonical).status());
+    std::printf("explain:\n");
+    for (const CandidateReport& r : ExplainRecognition(canonical)) {
+      std::printf("  %-14s %s: %s\n", r.kind.c_str(), r.matched ? "matched" : "no match",
+                  r.detail.c_str());
     }
   }
   GF_RETURN_IF_ERROR(pipeline.Run(graph).status());
@@ -66,6 +97,7 @@ absl::Status RunCompile(const Args& args) {
                 r.changed ? "changed" : "unchanged");
   }
   const Graph final_graph = graph.Compact();
+  std::printf("fusion: %s\n", FusionKind(final_graph).c_str());
   std::printf("final graph (%d nodes):\n%s", final_graph.num_live_nodes(),
               PrintGraph(final_graph).c_str());
   if (args.Has("dot")) {
@@ -75,19 +107,28 @@ absl::Status RunCompile(const Args& args) {
     if (!out) return absl::InvalidArgumentError(absl::StrCat("--dot: cannot write ", path));
     std::printf("wrote %s\n", path.c_str());
   }
-  return absl::OkStatus();
+  if (args.Has("verify")) {
+    GF_ASSIGN_OR_RETURN(SequenceComparison c,
+                        CompareCellGraphs(final_graph, traced, {.T = 8, .B = 3}));
+    const bool ok = c.max_rel_err <= kVerifyTolerance;
+    std::printf("verify: max_rel_err=%.3g %s\n", c.max_rel_err, ok ? "OK" : "FAIL");
+    if (!ok) std::printf("verify: worst tensor %s\n", c.worst.c_str());
+    return ok;
+  }
+  return true;
 }
 
 }  // namespace
 
 int Compile(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = ParseArgs(argv, {"cell", "size", "dump-after", "dot"}, {});
-  absl::Status s = args.ok() ? RunCompile(*args) : args.status();
-  if (!s.ok()) {
-    std::fprintf(stderr, "gatefuse compile: %s\n", std::string(s.message()).c_str());
+  absl::StatusOr<Args> args =
+      ParseArgs(argv, {"cell", "size", "dump-after", "dot"}, {"explain", "verify", "no-recognize"});
+  absl::StatusOr<bool> ok = args.ok() ? RunCompile(*args) : args.status();
+  if (!ok.ok()) {
+    std::fprintf(stderr, "gatefuse compile: %s\n", std::string(ok.status().message()).c_str());
     return 2;
   }
-  return 0;
+  return *ok ? 0 : 1;
 }
 
 }  // namespace gatefuse::cli

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "graph/executor.h"
+#include "graph/sequence_compare.h"
 #include "ops/ops.h"
 
 namespace gatefuse::testing {
@@ -80,34 +81,13 @@ absl::Status CheckSameFunction(const Graph& before, const Graph& after, double t
 
 absl::Status CheckSameSequence(const Graph& before, const Graph& after, int64_t T, int64_t B,
                                double tol) {
-  GF_ASSIGN_OR_RETURN(CellSignature sig, GetCellSignature(before));
-  const NodeData& x_node = before.node(before.FindInput(sig.input));
-  const int64_t I = x_node.outputs[0].shape[1];
-  Var x = Var::Leaf(Random({T, B, I}, 1), true, "x");
-  std::vector<Var> wrt = {x};
-  std::map<std::string, Var> states, params;
-  uint64_t seed = 2;
-  for (const std::string& s : sig.states) {
-    const int64_t H = before.node(before.FindInput(s)).outputs[0].shape[1];
-    states[s] = Var::Leaf(Random({B, H}, seed++), true, s);
-    wrt.push_back(states[s]);
+  GF_ASSIGN_OR_RETURN(SequenceComparison c,
+                      CompareCellGraphs(after, before, {.T = T, .B = B, .dtype = DType::kF64}));
+  if (!(c.max_rel_err <= tol)) {
+    return absl::InternalError(
+        absl::StrCat("sequences differ: ", c.worst, " rel err ", c.max_rel_err));
   }
-  for (const std::string& p : sig.params) {
-    params[p] = Var::Leaf(Random(before.node(before.FindInput(p)).outputs[0].shape, seed++), true, p);
-    wrt.push_back(params[p]);
-  }
-  auto run = [&](const Graph& g) -> absl::StatusOr<std::vector<Var>> {
-    GF_ASSIGN_OR_RETURN(GraphSequenceResult r, RunGraphSequence(g, x, states, params));
-    std::vector<Var> outs = {r.y};
-    for (const std::string& s : sig.states) outs.push_back(r.final_states.at(s));
-    return outs;
-  };
-  GF_ASSIGN_OR_RETURN(std::vector<Var> a, run(before));
-  GF_ASSIGN_OR_RETURN(std::vector<Var> b, run(after));
-  GF_RETURN_IF_ERROR(Compare("sequence output", a, b, tol));
-  GF_ASSIGN_OR_RETURN(std::vector<Var> ga, Grads(a, wrt));
-  GF_ASSIGN_OR_RETURN(std::vector<Var> gb, Grads(b, wrt));
-  return Compare("sequence gradient", ga, gb, tol);
+  return absl::OkStatus();
 }
 
 }  // namespace gatefuse::testing

@@ -1,0 +1,52 @@
+// FusedCell: one step of a recognised recurrent cell as a single op.
+//
+// Inputs: x [B, I], the states [B, H] (h, or h and c), then one value per role
+// named in the "roles" attribute, e.g. "W_i,U_i,b_i,W_f,...". A role is a weight
+// (W_<gate> [I, H], U_<gate> [H, H]), a bias (b_<gate> [H]: every input-side bias
+// term summed; bh_n [H] for the recurrent bias of gru_lbr's candidate, which the
+// reset gate scales) or a peephole (p_i, p_f, p_o [H]). Absent biases and
+// peepholes are zero. Outputs: the next states.
+//
+//   lstm           i,f,o = sigmoid(x W + h U + b)   g = tanh(...)   c' = f c + i g   h' = o tanh(c')
+//   peephole_lstm  as lstm, with + p_i c, + p_f c, + p_o c' inside i, f, o
+//   cifg_lstm      gates i, g, o; the forget gate is 1 - i
+//   gru            r,z = sigmoid(x W + h U + b)   n = tanh(x W_n + (r h) U_n + b_n)   h' = (1-z) n + z h
+//   gru_lbr        n = tanh(x W_n + b_n + r (h U_n + bh_n))
+//   rnn_tanh/relu  h' = act(x W + h U + b)          (roles W, U, b)
+//
+// The kernel here evaluates these equations (the reference the fused kernels are
+// tested against); the gradient differentiates the same equations with ops.
+#ifndef GATEFUSE_OPS_FUSED_CELL_H_
+#define GATEFUSE_OPS_FUSED_CELL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tape.h"
+
+namespace gatefuse {
+
+struct FusedCellKind {
+  std::string name;                   // "lstm", "peephole_lstm", ...
+  std::vector<std::string> gates;     // in the order of the oneDNN / reference layout
+  std::vector<std::string> states;    // {"h"} or {"h", "c"}
+};
+
+// The kinds a FusedCell can be: lstm peephole_lstm cifg_lstm gru gru_lbr rnn_tanh rnn_relu.
+const std::vector<FusedCellKind>& FusedCellKinds();
+absl::StatusOr<const FusedCellKind*> FindFusedCellKind(const std::string& name);
+
+// The name of a role: RoleName("W", "i") == "W_i"; the one-gate RNNs have no
+// gate letter: RoleName("W", "") == "W".
+std::string RoleName(const std::string& what, const std::string& gate);
+
+// One step, on the tape. `roles` name the entries of `role_values`.
+absl::StatusOr<std::vector<Var>> FusedCellStep(const std::string& kind, const Var& x,
+                                               const std::vector<Var>& states,
+                                               const std::vector<std::string>& roles,
+                                               const std::vector<Var>& role_values);
+
+}  // namespace gatefuse
+
+#endif  // GATEFUSE_OPS_FUSED_CELL_H_
