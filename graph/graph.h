@@ -16,6 +16,7 @@
 #define GATEFUSE_GRAPH_GRAPH_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -144,7 +145,9 @@ class Graph {
   std::vector<NodeId> KahnOrder(NodeId& on_cycle) const;
 
   std::string name_;
-  std::vector<NodeData> nodes_;
+  // A deque: adding a node never moves the others, so a NodeData& held across
+  // AddNode stays valid.
+  std::deque<NodeData> nodes_;
   std::vector<GraphOutput> outputs_;
   BoostGraph edges_;
 };

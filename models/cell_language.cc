@@ -311,6 +311,7 @@ class Parser {
   absl::StatusOr<SizeExpr> ParseSize() {
     SizeExpr size;
     size.location = Peek().location;
+    bool next_starts_term = false;
     while (true) {
       const Token t = Peek();
       SizeFactor f;
@@ -324,12 +325,14 @@ class Parser {
         }
       } else {
         return Error(t, absl::StrCat("expected a size (a symbol like H, a positive integer, "
-                                     "or a product like 4*H), got ",
+                                     "or products and sums like 4*H or I+H), got ",
                                      Describe(t)));
       }
       Next();
+      f.starts_term = next_starts_term;
       size.factors.push_back(std::move(f));
-      if (!IsSymbol('*')) break;
+      if (!IsSymbol('*') && !IsSymbol('+')) break;
+      next_starts_term = IsSymbol('+');
       Next();
     }
     return size;
@@ -853,8 +856,15 @@ class Compiler {
   }
 
   absl::StatusOr<int64_t> EvalSize(const SizeExpr& size) const {
-    int64_t v = 1;
+    int64_t sum = 0, v = 1;
     for (const SizeFactor& f : size.factors) {
+      if (f.starts_term) {
+        if (v > kMaxDim - sum) {
+          return Err(size.location, absl::StrCat("size too large (more than ", kMaxDim, ")"));
+        }
+        sum += v;
+        v = 1;
+      }
       int64_t x = f.value;
       if (!f.symbol.empty()) {
         auto it = sizes_.find(f.symbol);
@@ -873,7 +883,10 @@ class Compiler {
       }
       v *= x;
     }
-    return v;
+    if (v > kMaxDim - sum) {
+      return Err(size.location, absl::StrCat("size too large (more than ", kMaxDim, ")"));
+    }
+    return sum + v;
   }
 
   absl::Status AddInput(const Declaration& d, InputRole role) {

@@ -12,7 +12,8 @@
 // Grammar (one statement per line; `#` starts a comment):
 //   file      := 'cell' NAME  { decl | assign | next }
 //   decl      := ('input' | 'state' | 'param') NAME '[' [size {',' size}] ']' {NAME '[' ... ']'}
-//   size      := factor {'*' factor}          factor := SYMBOL | INTEGER
+//   size      := product {'+' product}        product := factor {'*' factor}
+//   factor    := SYMBOL | INTEGER             (e.g. W[I+H, 4*H] for concat(x, h) @ W)
 //   assign    := NAME {',' NAME} '=' expr     (several names: expr is split(e, n))
 //   next      := 'next' STATE '=' expr
 //   expr      := term {('+' | '-') term}      term   := mm {'*' mm}
@@ -50,9 +51,11 @@ struct SizeFactor {
   std::string symbol;
   int64_t value = 1;
   SourceLocation location;
+  bool starts_term = false;  // follows a '+': begins a new product to add
 };
 
-// A dimension: the product of its factors ("4*H" is {4, H}).
+// A dimension: a sum of products of its factors ("4*H" is {4, H}; "I+H" is
+// {I, +H}).
 struct SizeExpr {
   std::vector<SizeFactor> factors;
   SourceLocation location;

@@ -359,7 +359,7 @@ TEST(CellLanguageErrorTest, UnexpectedCharacterAndBadNumbers) {
               {"malformed number '1.2.3'"});
   ExpectError(ParseError(absl::StrCat(kSmall, "next h = h * 1e999\n")), "5:14", {"out of range"});
   ExpectError(ParseError("cell t\ninput x[0]\n"), "2:9", {"positive integer"});
-  ExpectError(ParseError("cell t\ninput x[I+1]\n"), "2:10", {"expected ']'"});
+  ExpectError(ParseError("cell t\ninput x[I-1]\n"), "2:10", {"expected ']'"});
 }
 
 TEST(CellLanguageErrorTest, ShapeMismatchNamesBothShapes) {
