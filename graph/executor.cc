@@ -1,10 +1,13 @@
 #include "graph/executor.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "graph/text.h"
+#include "ops/fused_sequence.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
@@ -66,6 +69,58 @@ absl::Status CheckPlacements(const Graph& g) {
     }
   }
   return absl::OkStatus();
+}
+
+// Kinds whose whole sequence one oneDNN primitive runs (ops/fused_sequence.h).
+bool HasSequenceKernel(const std::string& kind) { return kind != "cifg_lstm"; }
+
+// A recognised cell whose only per-step node is one FusedCell (reading x, the
+// states, and values computed before the loop) runs as one FusedSequence call:
+// the whole sequence in one oneDNN primitive, forward and backward. f64 keeps the
+// step-by-step reference equations (oneDNN's RNN primitives are f32).
+absl::StatusOr<std::optional<GraphSequenceResult>> RunAsFusedSequence(
+    const Graph& cell, const CellSignature& sig, const Var& x,
+    const std::map<std::string, Var>& step_inputs,
+    const std::vector<std::vector<Var>>& before, const std::map<std::string, ValueRef>& next) {
+  if (x.dtype() != DType::kF32) return std::nullopt;
+  NodeId fused = -1;
+  for (NodeId id = 0; id < cell.num_node_slots(); ++id) {
+    const NodeData& d = cell.node(id);
+    if (d.dead || d.op == kInputOp || d.op == kConstantOp || d.placement != Placement::kStep) {
+      continue;
+    }
+    if (d.op != "FusedCell" || fused >= 0) return std::nullopt;
+    fused = id;
+  }
+  if (fused < 0) return std::nullopt;
+  const NodeData& d = cell.node(fused);
+  const std::string kind = *d.attrs.GetString("FusedCell", "kind");
+  if (!HasSequenceKernel(kind)) return std::nullopt;
+  const size_t n = sig.states.size();
+  if (d.inputs.size() < 1 + n || d.inputs[0] != ValueRef{cell.FindInput(sig.input), 0}) {
+    return std::nullopt;
+  }
+  std::vector<Var> initial;
+  for (size_t k = 0; k < n; ++k) {
+    if (d.inputs[1 + k] != ValueRef{cell.FindInput(sig.states[k]), 0} ||
+        next.at(sig.states[k]) != ValueRef{fused, static_cast<int>(k)}) {
+      return std::nullopt;
+    }
+    initial.push_back(step_inputs.at(sig.states[k]));
+  }
+  std::vector<Var> role_values;
+  for (size_t k = 1 + n; k < d.inputs.size(); ++k) {
+    const ValueRef v = d.inputs[k];
+    if (before[v.node].empty()) return std::nullopt;  // not computed before the loop
+    role_values.push_back(before[v.node][v.index]);
+  }
+  const std::vector<std::string> roles =
+      absl::StrSplit(*d.attrs.GetString("FusedCell", "roles"), ',', absl::SkipEmpty());
+  GF_ASSIGN_OR_RETURN(std::vector<Var> out, FusedSequence(kind, x, initial, roles, role_values));
+  GraphSequenceResult result;
+  result.y = out[0];
+  for (size_t k = 0; k < n; ++k) result.final_states[sig.states[k]] = out[1 + k];
+  return result;
 }
 
 }  // namespace
@@ -168,6 +223,9 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
 
   std::map<std::string, ValueRef> next;
   for (const GraphOutput& o : cell.outputs()) next[o.name] = o.value;
+  GF_ASSIGN_OR_RETURN(std::optional<GraphSequenceResult> fused,
+                      RunAsFusedSequence(cell, sig, x, step_inputs, before, next));
+  if (fused) return *std::move(fused);
   std::vector<VarOr> ys;
   for (int64_t t = 0; t < T; ++t) {
     std::vector<std::vector<Var>> values(cell.num_node_slots());

@@ -7,6 +7,9 @@
 // @invariant nodes run once before the loop, @hoisted nodes run once for all T
 // steps on the input reshaped to [T*B, ...] and are sliced per step.
 //
+// A recognised cell (one FusedCell per step) in f32 runs the whole sequence as one
+// FusedSequence op: one oneDNN RNN primitive forward, one backward.
+//
 // Shapes are inferred again from the actual inputs, so a graph traced at one batch
 // size runs at any other.
 #ifndef GATEFUSE_GRAPH_EXECUTOR_H_

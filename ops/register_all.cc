@@ -12,6 +12,7 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterReduceOps(r);
   RegisterNnOps(r);
   RegisterFusedCellOps(r);
+  RegisterFusedSequenceOps(r);
   SetGradAdder([](const Var& a, const Var& b) { return Add(a, b); });
 }
 

@@ -13,6 +13,7 @@ void RegisterShapeOps(OpRegistry& r);
 void RegisterReduceOps(OpRegistry& r);
 void RegisterNnOps(OpRegistry& r);
 void RegisterFusedCellOps(OpRegistry& r);
+void RegisterFusedSequenceOps(OpRegistry& r);
 
 }  // namespace gatefuse
 

@@ -68,8 +68,9 @@ absl::StatusOr<Shape> ResolveReshape(const std::vector<TensorSpec>& in, const At
       infer = static_cast<int64_t>(i);
     } else if (dims[i] < 0) {
       return OpError("Reshape", in, absl::StrCat("invalid target shape ", Shape(dims).ToString()));
-    } else {
-      known *= dims[i];
+    } else if (__builtin_mul_overflow(known, dims[i], &known)) {  // a shape from a file
+      return OpError("Reshape", in, absl::StrCat("target shape ", Shape(dims).ToString(),
+                                                 " has too many elements"));
     }
   }
   const int64_t n = in[0].shape.num_elements();

@@ -1,0 +1,369 @@
+#include "ops/fused_sequence.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/status.h"
+#include "ops/fused_cell.h"
+#include "ops/onednn_rnn.h"
+#include "ops/op_util.h"
+#include "ops/register_all.h"
+#include "ops/registry.h"
+
+namespace gatefuse {
+namespace {
+
+using onednn::RnnCell;
+
+constexpr char kOp[] = "FusedSequence";
+constexpr char kGradOp[] = "FusedSequenceGrad";
+
+// A kind's oneDNN cell and FusedCell's gate letters in oneDNN's slot order
+// (oneDNN doc/primitives/rnn.md): LSTM slots i, f, c~, o are our i, f, g, o. GRU slots
+// are u, r, o with h' = u h + (1 - u) o: u is our z (h' = (1 - z) n + z h) and o our n,
+// so the order is z, r, n, not r, z, n; the LBR-GRU bias has a fourth slot u', the
+// recurrent bias inside r * (U_o h + b_u'), which is our bh_n. Peepholes are i, f, o.
+struct SequenceKind {
+  const char* name;
+  RnnCell cell;
+  std::vector<std::string> slot_gates;
+};
+
+const std::vector<SequenceKind>& SequenceKinds() {
+  static const auto* kinds = new std::vector<SequenceKind>{
+      {"lstm", RnnCell::kLstm, {"i", "f", "g", "o"}},
+      {"peephole_lstm", RnnCell::kPeepholeLstm, {"i", "f", "g", "o"}},
+      {"gru", RnnCell::kGru, {"z", "r", "n"}},
+      {"gru_lbr", RnnCell::kLbrGru, {"z", "r", "n"}},
+      {"rnn_tanh", RnnCell::kRnnTanh, {""}},
+      {"rnn_relu", RnnCell::kRnnRelu, {""}},
+  };
+  return *kinds;
+}
+
+struct Parsed {
+  const FusedCellKind* kind;
+  const SequenceKind* seq;
+  std::vector<std::string> roles;
+  size_t num_states() const { return kind->states.size(); }
+  size_t num_forward_inputs() const { return 1 + num_states() + roles.size(); }
+};
+
+absl::StatusOr<Parsed> ParseAttrs(const std::string& op, const Attrs& attrs) {
+  GF_ASSIGN_OR_RETURN(std::string kind, attrs.GetString(op, "kind"));
+  GF_ASSIGN_OR_RETURN(std::string roles, attrs.GetString(op, "roles"));
+  const absl::StatusOr<const FusedCellKind*> cell_kind = FindFusedCellKind(kind);
+  if (!cell_kind.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": unknown kind '", kind, "'"));
+  }
+  Parsed p{*cell_kind, nullptr, absl::StrSplit(roles, ',', absl::SkipEmpty())};
+  for (const SequenceKind& s : SequenceKinds()) {
+    if (s.name == kind) p.seq = &s;
+  }
+  if (p.seq == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": kind '", kind, "' has no oneDNN primitive"));
+  }
+  return p;
+}
+
+// The shape role `role` must have, as in FusedCell, or an error if the kind lacks it.
+absl::StatusOr<Shape> RoleShape(const std::string& op, const Parsed& p, const std::string& role,
+                                int64_t I, int64_t H) {
+  const size_t us = role.find('_');
+  const std::string what = us == std::string::npos ? role : role.substr(0, us);
+  const std::string gate = us == std::string::npos ? "" : role.substr(us + 1);
+  bool gate_ok = false;
+  for (const std::string& g : p.kind->gates) gate_ok = gate_ok || g == gate;
+  if (gate_ok && what == "W") return Shape{I, H};
+  if (gate_ok && what == "U") return Shape{H, H};
+  if (gate_ok && what == "b") return Shape{H};
+  if (what == "bh" && gate == "n" && p.seq->cell == RnnCell::kLbrGru) return Shape{H};
+  if (what == "p" && p.seq->cell == RnnCell::kPeepholeLstm &&
+      (gate == "i" || gate == "f" || gate == "o")) {
+    return Shape{H};
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(op, ": ", p.kind->name, " has no role '", role, "'"));
+}
+
+// Checks FusedSequence's inputs (the first p.num_forward_inputs() of `in`) and returns
+// the sequence's dims.
+absl::StatusOr<onednn::RnnDims> CheckForwardInputs(const std::string& op, const Parsed& p,
+                                                   const std::vector<TensorSpec>& in) {
+  const size_t n_states = p.num_states();
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (in[k].dtype != DType::kF32) {
+      return OpError(op, in,
+                     absl::StrCat("input ", k,
+                                  " must be f32 (the oneDNN RNN kernels are "
+                                  "f32 only), not ",
+                                  DTypeName(in[k].dtype)));
+    }
+  }
+  GF_RETURN_IF_ERROR(ExpectRank(op, in, 0, 3));
+  const int64_t T = in[0].shape[0], B = in[0].shape[1], I = in[0].shape[2];
+  if (T <= 0 || B <= 0 || I <= 0) {
+    return OpError(op, in, "x must be [T, B, I] with T, B and I positive");
+  }
+  const int64_t H = in[1].shape.rank() == 2 ? in[1].shape[1] : 0;
+  for (size_t k = 1; k <= n_states; ++k) {
+    if (H <= 0 || in[k].shape != Shape{B, H}) {
+      return OpError(op, in,
+                     absl::StrCat("state ", p.kind->states[k - 1], " must be [B, H] with ",
+                                  "B = ", B, " from x and H > 0"));
+    }
+  }
+  std::set<std::string> seen;
+  for (size_t k = 0; k < p.roles.size(); ++k) {
+    GF_ASSIGN_OR_RETURN(Shape want, RoleShape(op, p, p.roles[k], I, H));
+    if (!seen.insert(p.roles[k]).second) {
+      return OpError(op, in, absl::StrCat("role ", p.roles[k], " is given twice"));
+    }
+    if (in[1 + n_states + k].shape != want) {
+      return OpError(op, in, absl::StrCat("role ", p.roles[k], " must be ", want.ToString()));
+    }
+  }
+  for (const std::string& g : p.kind->gates) {
+    for (const char* w : {"W", "U"}) {
+      if (!seen.count(RoleName(w, g))) {
+        return OpError(op, in, absl::StrCat("role ", RoleName(w, g), " is missing"));
+      }
+    }
+  }
+  return onednn::RnnDims{p.seq->cell, T, B, I, H};
+}
+
+// y, the final states and (training) the workspace as f32 words.
+absl::StatusOr<std::vector<TensorSpec>> ForwardOutputs(const Parsed& p, const onednn::RnnDims& d,
+                                                       bool training) {
+  std::vector<TensorSpec> out = {{Shape{d.T, d.B, d.H}, DType::kF32}};
+  for (size_t k = 0; k < p.num_states(); ++k) out.push_back({Shape{d.B, d.H}, DType::kF32});
+  if (training) {
+    GF_ASSIGN_OR_RETURN(int64_t bytes, onednn::RnnWorkspaceBytes(d));
+    out.push_back({Shape{(bytes + 3) / 4}, DType::kF32});
+  }
+  return out;
+}
+
+absl::StatusOr<bool> Training(const Attrs& attrs) {
+  GF_ASSIGN_OR_RETURN(int64_t training, attrs.GetInt(kOp, "training"));
+  if (training != 0 && training != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOp, ": attribute training must be 0 or 1, not ", training));
+  }
+  return training == 1;
+}
+
+absl::StatusOr<std::vector<TensorSpec>> SequenceShape(const std::vector<TensorSpec>& in,
+                                                      const Attrs& attrs) {
+  GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(kOp, attrs));
+  GF_ASSIGN_OR_RETURN(bool training, Training(attrs));
+  if (in.size() != p.num_forward_inputs()) {
+    return OpError(kOp, in,
+                   absl::StrCat("expects x, ", p.num_states(), " states and ", p.roles.size(),
+                                " role values"));
+  }
+  GF_ASSIGN_OR_RETURN(onednn::RnnDims d, CheckForwardInputs(kOp, p, in));
+  return ForwardOutputs(p, d, training);
+}
+
+// Inputs: the forward's inputs, then y, final states, workspace, dy, d final states.
+absl::StatusOr<std::vector<TensorSpec>> SequenceGradShape(const std::vector<TensorSpec>& in,
+                                                          const Attrs& attrs) {
+  GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(kGradOp, attrs));
+  const size_t n_fwd = p.num_forward_inputs(), n_out = 1 + p.num_states();
+  if (in.size() != n_fwd + n_out + 1 + n_out) {
+    return OpError(
+        kGradOp, in,
+        absl::StrCat("expects x, ", p.num_states(), " states, ", p.roles.size(),
+                     " role values, y, ", p.num_states(), " final states, the workspace, dy and ",
+                     p.num_states(), " final-state gradients"));
+  }
+  const std::vector<TensorSpec> fwd_in(in.begin(), in.begin() + n_fwd);
+  GF_ASSIGN_OR_RETURN(onednn::RnnDims d, CheckForwardInputs(kGradOp, p, fwd_in));
+  GF_ASSIGN_OR_RETURN(std::vector<TensorSpec> fwd_out, ForwardOutputs(p, d, true));
+  for (size_t k = 0; k < fwd_out.size(); ++k) {
+    if (in[n_fwd + k] != fwd_out[k]) {
+      return OpError(kGradOp, in,
+                     absl::StrCat("input ", n_fwd + k, " must be ", fwd_out[k].ToString(),
+                                  " (forward output ", k, ")"));
+    }
+  }
+  for (size_t k = 0; k < n_out; ++k) {
+    if (in[n_fwd + n_out + 1 + k] != fwd_out[k]) {
+      return OpError(kGradOp, in,
+                     absl::StrCat("input ", n_fwd + n_out + 1 + k, " must be ",
+                                  fwd_out[k].ToString(), " (gradient of output ", k, ")"));
+    }
+  }
+  return fwd_in;
+}
+
+// The role index filling each oneDNN slot (-1: absent, zeros).
+struct SlotRoles {
+  std::vector<int> w_layer, w_iter, bias, peephole;
+};
+
+SlotRoles SlotRolesOf(const Parsed& p) {
+  auto index = [&](const std::string& role) {
+    for (size_t k = 0; k < p.roles.size(); ++k) {
+      if (p.roles[k] == role) return static_cast<int>(k);
+    }
+    return -1;
+  };
+  SlotRoles s;
+  for (const std::string& g : p.seq->slot_gates) {
+    s.w_layer.push_back(index(RoleName("W", g)));
+    s.w_iter.push_back(index(RoleName("U", g)));
+    s.bias.push_back(index(RoleName("b", g)));
+  }
+  if (p.seq->cell == RnnCell::kLbrGru) s.bias.push_back(index("bh_n"));
+  if (p.seq->cell == RnnCell::kPeepholeLstm) {
+    for (const char* g : {"i", "f", "o"}) s.peephole.push_back(index(RoleName("p", g)));
+  }
+  return s;
+}
+
+// Pointers into `tensors` (one per role) for each slot, or null.
+template <typename Ptr, typename Get>
+std::vector<Ptr> SlotPointers(const std::vector<int>& slots, Get&& get) {
+  std::vector<Ptr> out;
+  for (int k : slots) out.push_back(k < 0 ? nullptr : get(k));
+  return out;
+}
+
+onednn::RnnParams ParamsOf(const Parsed& p, const std::vector<Tensor>& in) {
+  const SlotRoles s = SlotRolesOf(p);
+  const size_t first = 1 + p.num_states();
+  auto get = [&](int k) { return in[first + k].data<float>(); };
+  return {SlotPointers<const float*>(s.w_layer, get), SlotPointers<const float*>(s.w_iter, get),
+          SlotPointers<const float*>(s.bias, get), SlotPointers<const float*>(s.peephole, get)};
+}
+
+std::vector<Tensor> EmptyOutputs(const std::vector<TensorSpec>& specs) {
+  std::vector<Tensor> out;
+  for (const TensorSpec& s : specs) out.push_back(Tensor::Empty(s.shape, s.dtype));
+  return out;
+}
+
+absl::StatusOr<std::vector<Tensor>> SequenceKernel(const KernelContext& c) {
+  GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(kOp, c.attrs));
+  GF_ASSIGN_OR_RETURN(bool training, Training(c.attrs));
+  std::vector<TensorSpec> specs;
+  for (const Tensor& t : c.inputs) specs.push_back({t.shape(), t.dtype()});
+  GF_ASSIGN_OR_RETURN(onednn::RnnDims d, CheckForwardInputs(kOp, p, specs));
+  std::vector<Tensor> out = EmptyOutputs(c.outputs);
+  onednn::RnnForwardArgs args{};
+  args.x = c.inputs[0].data<float>();
+  args.h0 = c.inputs[1].data<float>();
+  args.y = out[0].data<float>();
+  args.hT = out[1].data<float>();
+  if (onednn::HasCellState(d.cell)) {
+    args.c0 = c.inputs[2].data<float>();
+    args.cT = out[2].data<float>();
+  }
+  if (training) {
+    Tensor& ws = out.back();
+    // Defines the bytes of the last word past the workspace, if it does not end on one.
+    if (ws.num_elements() > 0) ws.data<float>()[ws.num_elements() - 1] = 0;
+    args.workspace = ws.raw_data();
+  }
+  GF_RETURN_IF_ERROR(onednn::RnnForward(d, ParamsOf(p, c.inputs), args));
+  return out;
+}
+
+absl::StatusOr<std::vector<Tensor>> SequenceGradKernel(const KernelContext& c) {
+  GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(kGradOp, c.attrs));
+  const size_t n_fwd = p.num_forward_inputs(), n_states = p.num_states();
+  const std::vector<TensorSpec> specs(c.outputs.begin(), c.outputs.end());
+  GF_ASSIGN_OR_RETURN(onednn::RnnDims d, CheckForwardInputs(kGradOp, p, specs));
+  const std::vector<Tensor>& in = c.inputs;
+  auto f = [&](size_t i) { return in[i].data<float>(); };
+  std::vector<Tensor> out = EmptyOutputs(c.outputs);
+  auto g = [&](size_t i) { return out[i].data<float>(); };
+  // Positions: y, final states, workspace, dy, final-state gradients.
+  const size_t y = n_fwd, ws = n_fwd + 1 + n_states, dy = ws + 1;
+  onednn::RnnBackwardArgs args{};
+  args.x = f(0);
+  args.h0 = f(1);
+  args.y = f(y);
+  args.hT = f(y + 1);
+  args.workspace = in[ws].raw_data();
+  args.dy = f(dy);
+  args.dhT = f(dy + 1);
+  args.dx = g(0);
+  args.dh0 = g(1);
+  if (onednn::HasCellState(d.cell)) {
+    args.c0 = f(2);
+    args.cT = f(y + 2);
+    args.dcT = f(dy + 2);
+    args.dc0 = g(2);
+  }
+  const SlotRoles s = SlotRolesOf(p);
+  auto role_grad = [&](int k) { return g(1 + n_states + k); };
+  const onednn::RnnParamGrads grads{
+      SlotPointers<float*>(s.w_layer, role_grad), SlotPointers<float*>(s.w_iter, role_grad),
+      SlotPointers<float*>(s.bias, role_grad), SlotPointers<float*>(s.peephole, role_grad)};
+  GF_RETURN_IF_ERROR(onednn::RnnBackward(d, ParamsOf(p, in), args, grads));
+  return out;
+}
+
+// y, s' = FusedSequence(x, s, θ). Every input's gradient comes from one oneDNN backward
+// primitive over the sequence, run on dy, ds' and the forward's workspace:
+//   dx, ds, dθ = FusedSequenceGrad(x, s, θ, y, s', workspace, dy, ds')
+// The inference form kept no workspace, so its rule runs the training form first.
+absl::StatusOr<std::vector<Var>> SequenceGradient(const GradContext& c) {
+  GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(kOp, c.attrs));
+  GF_ASSIGN_OR_RETURN(bool training, Training(c.attrs));
+  std::vector<VarOr> in(c.inputs.begin(), c.inputs.end());
+  std::vector<Var> outputs = c.outputs;
+  if (!training) {
+    NoGradGuard no_grad;
+    Attrs attrs = c.attrs;
+    attrs.Set("training", int64_t{1});
+    GF_ASSIGN_OR_RETURN(outputs, ApplyOp(kOp, in, attrs));
+  }
+  const size_t n_out = 1 + p.num_states();
+  in.insert(in.end(), outputs.begin(), outputs.begin() + n_out + 1);  // + the workspace
+  in.insert(in.end(), c.output_grads.begin(), c.output_grads.begin() + n_out);
+  return ApplyOp(kGradOp, in, {{"kind", p.kind->name}, {"roles", absl::StrJoin(p.roles, ",")}});
+}
+
+}  // namespace
+
+void RegisterFusedSequenceOps(OpRegistry& r) {
+  OpDef& seq = r.Define(kOp, -1);
+  seq.shape_fn = SequenceShape;
+  seq.kernel = SequenceKernel;
+  seq.gradient = SequenceGradient;
+
+  OpDef& grad = r.Define(kGradOp, -1);
+  grad.shape_fn = SequenceGradShape;
+  grad.kernel = SequenceGradKernel;
+  grad.no_gradient =
+      "it runs oneDNN's backward primitive, which has no derivative of its own; for second "
+      "derivatives differentiate FusedCell steps instead";
+}
+
+absl::StatusOr<std::vector<Var>> FusedSequence(const std::string& kind, const Var& x,
+                                               const std::vector<Var>& states,
+                                               const std::vector<std::string>& roles,
+                                               const std::vector<Var>& role_values) {
+  std::vector<VarOr> in = {x};
+  in.insert(in.end(), states.begin(), states.end());
+  in.insert(in.end(), role_values.begin(), role_values.end());
+  bool needs_grad = false;
+  for (const VarOr& v : in) needs_grad = needs_grad || (v->defined() && v->requires_grad());
+  const int64_t training = GradEnabled() && needs_grad ? 1 : 0;
+  GF_ASSIGN_OR_RETURN(
+      std::vector<Var> out,
+      ApplyOp(kOp, in,
+              {{"kind", kind}, {"roles", absl::StrJoin(roles, ",")}, {"training", training}}));
+  if (out.size() > 1 + states.size()) out.resize(1 + states.size());  // drop the workspace
+  return out;
+}
+
+}  // namespace gatefuse

@@ -1,0 +1,89 @@
+// The oneDNN RNN backend: a whole sequence (all T steps, one layer, left to right)
+// through one oneDNN RNN primitive, forward (inference or training) and backward.
+//
+// Callers speak in oneDNN's gate slots: the parameters come as one dense row-major
+// f32 array per slot, and this unit packs them into the layout the primitive
+// prefers (ldigo staging + reorder when the primitive chose another one):
+//
+//   RnnDims dims{RnnCell::kLstm, T, B, I, H};
+//   RnnParams p;  p.w_layer = {Wi, Wf, Wg, Wo};  p.w_iter = {Ui, ...};  p.bias = {...};
+//   RnnForward(dims, p, {x, h0, c0, y, hT, cT, workspace});   // y [T,B,H], hT, cT [B,H]
+//
+// Slot order (oneDNN's, see doc/primitives/rnn.md): LSTM i, f, c~, o (peepholes i, f, o);
+// GRU and LBR-GRU u, r, o with h' = u h + (1 - u) o; the LBR-GRU bias has a fourth slot u'
+// for the recurrent bias inside r * (U_o h + b_u'); vanilla RNN one slot.
+//
+// Primitive descriptors, primitives and the packed-weight, bias, diff-weight and
+// workspace-copy buffers are cached per (cell, propagation, T, B, I, H) and reused;
+// the weights are re-packed on every call (O(weights), against O(T B weights) of
+// compute), so in-place changes of the parameters are always seen. Calls that share a
+// plan are serialised by its mutex. dnnl::error comes back as an Internal Status.
+#ifndef GATEFUSE_OPS_ONEDNN_RNN_H_
+#define GATEFUSE_OPS_ONEDNN_RNN_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gatefuse::onednn {
+
+enum class RnnCell { kRnnTanh, kRnnRelu, kLstm, kPeepholeLstm, kGru, kLbrGru };
+
+// Gate slots of the weights (G), of the bias (G, or G + 1 for LBR-GRU), whether the
+// cell has a cell state c and peephole weights (3 slots: i, f, o).
+int NumGates(RnnCell cell);
+int NumBiasSlots(RnnCell cell);
+bool HasCellState(RnnCell cell);
+bool HasPeepholes(RnnCell cell);
+
+struct RnnDims {
+  RnnCell cell;
+  int64_t T, B, I, H;
+};
+
+// Parameters in slot order: w_layer[g] is [I, H] (x @ w_layer[g]), w_iter[g] is
+// [H, H], bias[k] and peephole[k] are [H]; a null bias or peephole is zero.
+struct RnnParams {
+  std::vector<const float*> w_layer, w_iter, bias, peephole;
+};
+
+// Gradients in the same slots; a null entry is not written.
+struct RnnParamGrads {
+  std::vector<float*> w_layer, w_iter, bias, peephole;
+};
+
+// Sequences are [T, B, *] and states [B, H], all dense; c0/cT only with a cell state.
+struct RnnForwardArgs {
+  const float* x;
+  const float* h0;
+  const float* c0;
+  float* y;
+  float* hT;
+  float* cT;
+  // RnnWorkspaceBytes(dims) bytes for forward training; null for inference.
+  void* workspace;
+};
+
+struct RnnBackwardArgs {
+  const float *x, *h0, *c0, *y, *hT, *cT;
+  // A forward-training workspace of the same dims; read, not modified (it is copied,
+  // since the primitive overwrites the one it is given).
+  const void* workspace;
+  const float *dy, *dhT, *dcT;
+  float *dx, *dh0, *dc0;
+};
+
+// The size of the workspace a forward-training run of `dims` writes.
+absl::StatusOr<int64_t> RnnWorkspaceBytes(const RnnDims& dims);
+
+absl::Status RnnForward(const RnnDims& dims, const RnnParams& params, const RnnForwardArgs& args);
+
+// Gradients of all inputs and parameters (overwritten, not accumulated).
+absl::Status RnnBackward(const RnnDims& dims, const RnnParams& params, const RnnBackwardArgs& args,
+                         const RnnParamGrads& grads);
+
+}  // namespace gatefuse::onednn
+
+#endif  // GATEFUSE_OPS_ONEDNN_RNN_H_
