@@ -86,24 +86,6 @@ absl::StatusOr<Parsed> ParseAttrs(const Attrs& attrs) {
   return Parsed{k, absl::StrSplit(roles, ',', absl::SkipEmpty())};
 }
 
-// The shape a role must have, or an error for a role the kind does not have.
-absl::StatusOr<Shape> RoleShape(const FusedCellKind& k, const std::string& role, int64_t I,
-                                int64_t H) {
-  const size_t us = role.find('_');
-  const std::string what = us == std::string::npos ? role : role.substr(0, us);
-  const std::string gate = us == std::string::npos ? "" : role.substr(us + 1);
-  bool gate_ok = false;
-  for (const std::string& g : k.gates) gate_ok = gate_ok || g == gate;
-  const bool peephole_ok = k.name == "peephole_lstm" && (gate == "i" || gate == "f" || gate == "o");
-  if (gate_ok && what == "W") return Shape{I, H};
-  if (gate_ok && what == "U") return Shape{H, H};
-  if (gate_ok && what == "b") return Shape{H};
-  if (what == "bh" && gate == "n" && k.name == "gru_lbr") return Shape{H};
-  if (what == "p" && peephole_ok) return Shape{H};
-  return absl::InvalidArgumentError(
-      absl::StrCat("FusedCell: ", k.name, " has no role '", role, "'"));
-}
-
 absl::StatusOr<std::vector<TensorSpec>> FusedCellShape(const std::vector<TensorSpec>& in,
                                                        const Attrs& attrs) {
   GF_ASSIGN_OR_RETURN(Parsed p, ParseAttrs(attrs));
@@ -126,7 +108,9 @@ absl::StatusOr<std::vector<TensorSpec>> FusedCellShape(const std::vector<TensorS
   }
   std::set<std::string> seen;
   for (size_t k = 0; k < p.roles.size(); ++k) {
-    GF_ASSIGN_OR_RETURN(Shape want, RoleShape(*p.kind, p.roles[k], I, H));
+    absl::StatusOr<Shape> want_or = FusedCellRoleShape(p.kind->name, p.roles[k], I, H);
+    if (!want_or.ok()) return OpError("FusedCell", in, std::string(want_or.status().message()));
+    const Shape want = *want_or;
     if (!seen.insert(p.roles[k]).second) {
       return OpError("FusedCell", in, absl::StrCat("role ", p.roles[k], " is given twice"));
     }
@@ -155,6 +139,23 @@ absl::StatusOr<std::vector<Var>> Run(const Attrs& attrs, const std::vector<Var>&
 }
 
 }  // namespace
+
+absl::StatusOr<Shape> FusedCellRoleShape(const std::string& kind, const std::string& role,
+                                         int64_t I, int64_t H) {
+  GF_ASSIGN_OR_RETURN(const FusedCellKind* k, FindFusedCellKind(kind));
+  const size_t us = role.find('_');
+  const std::string what = us == std::string::npos ? role : role.substr(0, us);
+  const std::string gate = us == std::string::npos ? "" : role.substr(us + 1);
+  bool gate_ok = false;
+  for (const std::string& g : k->gates) gate_ok = gate_ok || g == gate;
+  const bool peephole_ok = kind == "peephole_lstm" && (gate == "i" || gate == "f" || gate == "o");
+  if (gate_ok && what == "W") return Shape{I, H};
+  if (gate_ok && what == "U") return Shape{H, H};
+  if (gate_ok && what == "b") return Shape{H};
+  if (what == "bh" && gate == "n" && kind == "gru_lbr") return Shape{H};
+  if (what == "p" && peephole_ok) return Shape{H};
+  return absl::InvalidArgumentError(absl::StrCat(kind, " has no role '", role, "'"));
+}
 
 std::string RoleName(const std::string& what, const std::string& gate) {
   return gate.empty() ? what : absl::StrCat(what, "_", gate);

@@ -41,6 +41,11 @@ absl::StatusOr<const FusedCellKind*> FindFusedCellKind(const std::string& name);
 // gate letter: RoleName("W", "") == "W".
 std::string RoleName(const std::string& what, const std::string& gate);
 
+// The shape role `role` must have in a cell of `kind` with input size I and hidden
+// size H; InvalidArgument "<kind> has no role '<role>'" for a role the kind lacks.
+absl::StatusOr<Shape> FusedCellRoleShape(const std::string& kind, const std::string& role,
+                                         int64_t I, int64_t H);
+
 // One step, on the tape. `roles` name the entries of `role_values`.
 absl::StatusOr<std::vector<Var>> FusedCellStep(const std::string& kind, const Var& x,
                                                const std::vector<Var>& states,

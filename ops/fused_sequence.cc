@@ -69,25 +69,6 @@ absl::StatusOr<Parsed> ParseAttrs(const std::string& op, const Attrs& attrs) {
   return p;
 }
 
-// The shape role `role` must have, as in FusedCell, or an error if the kind lacks it.
-absl::StatusOr<Shape> RoleShape(const std::string& op, const Parsed& p, const std::string& role,
-                                int64_t I, int64_t H) {
-  const size_t us = role.find('_');
-  const std::string what = us == std::string::npos ? role : role.substr(0, us);
-  const std::string gate = us == std::string::npos ? "" : role.substr(us + 1);
-  bool gate_ok = false;
-  for (const std::string& g : p.kind->gates) gate_ok = gate_ok || g == gate;
-  if (gate_ok && what == "W") return Shape{I, H};
-  if (gate_ok && what == "U") return Shape{H, H};
-  if (gate_ok && what == "b") return Shape{H};
-  if (what == "bh" && gate == "n" && p.seq->cell == RnnCell::kLbrGru) return Shape{H};
-  if (what == "p" && p.seq->cell == RnnCell::kPeepholeLstm &&
-      (gate == "i" || gate == "f" || gate == "o")) {
-    return Shape{H};
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(op, ": ", p.kind->name, " has no role '", role, "'"));
-}
 
 // Checks FusedSequence's inputs (the first p.num_forward_inputs() of `in`) and returns
 // the sequence's dims.
@@ -118,7 +99,11 @@ absl::StatusOr<onednn::RnnDims> CheckForwardInputs(const std::string& op, const 
   }
   std::set<std::string> seen;
   for (size_t k = 0; k < p.roles.size(); ++k) {
-    GF_ASSIGN_OR_RETURN(Shape want, RoleShape(op, p, p.roles[k], I, H));
+    absl::StatusOr<Shape> want_or = FusedCellRoleShape(p.kind->name, p.roles[k], I, H);
+    if (!want_or.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(op, ": ", want_or.status().message()));
+    }
+    const Shape want = *want_or;
     if (!seen.insert(p.roles[k]).second) {
       return OpError(op, in, absl::StrCat("role ", p.roles[k], " is given twice"));
     }

@@ -127,16 +127,17 @@ class Matcher {
         continue;
       }
       if (d.op == "Mul") {
-        for (int k = 0; k < 2; ++k) {
+        // p * s with p a parameter vector and s a state or the new cell.
+        bool peephole = false;
+        for (int k = 0; k < 2 && !peephole; ++k) {
           const ValueRef p = d.inputs[k], s = d.inputs[1 - k];
           if (param_only_[p.node] && IsVector(p) && !param_only_[s.node] &&
               (Op(s) == kInputOp || s == next_c())) {
             t.peepholes.push_back({p, s});
-            break;
+            peephole = true;
           }
         }
-        if (!t.peepholes.empty() && t.peepholes.back().first == d.inputs[0]) continue;
-        if (!t.peepholes.empty() && t.peepholes.back().first == d.inputs[1]) continue;
+        if (peephole) continue;
       }
       if (allow_other) {
         t.other.push_back(term);
