@@ -233,6 +233,8 @@ absl::StatusOr<GradMap> RunBackward(const std::vector<Var>& roots,
         any = true;
         ctx.output_grads.push_back(it->second.grad);
         if (!keep.count(it->first)) grads.erase(it);
+      } else if (!node->op->OutputHasGradient(k, node->attrs)) {
+        ctx.output_grads.push_back(Var());
       } else {
         ctx.output_grads.push_back(
             Var::Constant(Tensor::Zeros(out->value.shape(), out->value.dtype())));

@@ -36,6 +36,9 @@ class TapeOp {
   virtual const std::string& name() const = 0;
   // One entry per input: its gradient, or an undefined Var where the input gets none.
   virtual absl::StatusOr<std::vector<Var>> Gradient(const GradContext& ctx) const = 0;
+  // False for an output no gradient can flow back from (e.g. a kernel's scratch
+  // space): Backward passes an undefined Var for it instead of a zero tensor.
+  virtual bool OutputHasGradient(size_t output, const Attrs& attrs) const { return true; }
 };
 
 // One recorded op application.
@@ -131,7 +134,9 @@ struct GradContext {
   const Attrs& attrs;
   std::vector<Var> inputs;
   std::vector<Var> outputs;
-  std::vector<Var> output_grads;  // zeros where an output received no gradient
+  // Zeros where an output received no gradient; undefined where it has none
+  // (TapeOp::OutputHasGradient).
+  std::vector<Var> output_grads;
 };
 
 struct BackwardOptions {

@@ -1,6 +1,9 @@
 #include "core/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <cstring>
 #include <random>
 
@@ -24,16 +27,87 @@ void CheckDTypeOrDie(DType have, DType want) {
   }
 }
 
+namespace {
+
+// Large blocks are kept after their last tensor dies and handed to the next
+// request of the same size: a training loop allocates the same shapes every
+// step, and fresh pages from the kernel (zeroed, faulted in one by one) cost
+// more than the work on them for sequence-sized buffers. Blocks below kMinBytes
+// go straight to malloc; at most kMaxCachedBytes are kept. Under AddressSanitizer
+// nothing is cached, so every use after free is still seen.
+class BlockCache {
+ public:
+  static constexpr size_t kMinBytes = size_t{1} << 20;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  static BlockCache& Get() {
+    static BlockCache* cache = new BlockCache;  // never destroyed: tensors may outlive statics
+    return *cache;
+  }
+  void* Allocate(size_t bytes) {
+    if (Enabled() && bytes >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(bytes);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_bytes_ -= bytes;
+        return p;
+      }
+    }
+    return std::aligned_alloc(64, bytes);
+  }
+  void Free(void* p, size_t bytes) {
+    if (Enabled() && bytes >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_bytes_ + bytes <= kMaxCachedBytes) {
+        free_.emplace(bytes, p);
+        cached_bytes_ += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  static bool Enabled() {
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return false;
+#else
+    return true;
+#endif
+#else
+    return true;
+#endif
+  }
+  std::mutex mu_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_bytes_ = 0;
+};
+
+std::atomic<uint64_t> next_stamp{1};
+
+}  // namespace
+
 struct Tensor::Storage {
-  explicit Storage(int64_t bytes) {
-    const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64);
-    ptr = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  explicit Storage(int64_t bytes)
+      : size(static_cast<size_t>((bytes + 63) / 64 * 64)),
+        stamp(next_stamp.fetch_add(1, std::memory_order_relaxed)) {
+    if (size == 0) size = 64;
+    ptr = BlockCache::Get().Allocate(size);
     if (ptr == nullptr) std::abort();  // out of memory is not recoverable here
   }
-  ~Storage() { std::free(ptr); }
+  ~Storage() { BlockCache::Get().Free(ptr, size); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* ptr;
+  size_t size;
+  // A process-wide unique number for the storage's current contents: new at
+  // creation and at every mutable access (see Tensor::write_stamp()).
+  std::atomic<uint64_t> stamp;
 };
 
 Tensor Tensor::Empty(const Shape& shape, DType dtype) {
@@ -97,8 +171,14 @@ Tensor Tensor::Uniform(const Shape& shape, DType dtype, uint64_t seed, double lo
 bool Tensor::is_contiguous() const { return strides_ == shape_.RowMajorStrides(); }
 
 void* Tensor::raw_data() {
+  storage_->stamp.store(next_stamp.fetch_add(1, std::memory_order_relaxed),
+                        std::memory_order_relaxed);
   return static_cast<char*>(storage_->ptr) + offset_ * SizeOf(dtype_);
 }
+uint64_t Tensor::write_stamp() const {
+  return storage_ == nullptr ? 0 : storage_->stamp.load(std::memory_order_relaxed);
+}
+
 const void* Tensor::raw_data() const {
   return static_cast<const char*>(storage_->ptr) + offset_ * SizeOf(dtype_);
 }

@@ -52,6 +52,12 @@ class Tensor {
   template <typename T> const T* data() const;
   void* raw_data();
   const void* raw_data() const;
+  // Identifies the storage's contents: unique across the process, and renewed by
+  // every mutable access (data<T>() or raw_data() on a non-const tensor), so a
+  // cache keyed by (write_stamp, offset) of its inputs never sees stale data.
+  // 0 for an undefined tensor.
+  uint64_t write_stamp() const;
+  int64_t offset() const { return offset_; }
 
   Tensor Contiguous() const;  // this, if already contiguous
   Tensor Clone() const;       // always a fresh contiguous copy

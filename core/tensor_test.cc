@@ -109,3 +109,34 @@ TEST(ShapeTest, Broadcasting) {
 
 }  // namespace
 }  // namespace gatefuse
+
+namespace gatefuse {
+namespace {
+
+TEST(TensorTest, WriteStampIdentifiesContents) {
+  Tensor a = Tensor::Zeros({4}, DType::kF32), b = Tensor::Zeros({4}, DType::kF32);
+  EXPECT_NE(a.write_stamp(), b.write_stamp());
+  EXPECT_EQ(Tensor().write_stamp(), 0u);
+  const uint64_t stamp = a.write_stamp();
+  const Tensor& view = a;
+  EXPECT_EQ(view.data<float>()[0], 0.0f);  // reading keeps the stamp
+  EXPECT_EQ(a.write_stamp(), stamp);
+  a.data<float>()[0] = 1;  // a mutable access renews it, for every view of the storage
+  EXPECT_NE(a.write_stamp(), stamp);
+  Tensor slice = *a.Slice(0, 1, 3);
+  EXPECT_EQ(slice.write_stamp(), a.write_stamp());
+  EXPECT_NE(slice.offset(), a.offset());
+}
+
+// Large blocks go back to a cache and come out again for the same size: the
+// contents a new tensor gets are whatever was there, as with malloc.
+TEST(TensorTest, LargeTensorsAreReallocatedCleanly) {
+  for (int round = 0; round < 3; ++round) {
+    Tensor t = Tensor::Zeros({1 << 19}, DType::kF32);  // 2 MiB
+    for (int64_t i = 0; i < t.num_elements(); i += 4096) EXPECT_EQ(t.At(i), 0.0);
+    t.data<float>()[0] = 7;
+  }
+}
+
+}  // namespace
+}  // namespace gatefuse

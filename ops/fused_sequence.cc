@@ -121,6 +121,13 @@ absl::StatusOr<onednn::RnnDims> CheckForwardInputs(const std::string& op, const 
   return onednn::RnnDims{p.seq->cell, T, B, I, H};
 }
 
+// The workspace travels as an f32 tensor: its bytes rounded up to words, then one
+// word that marks it spent. oneDNN's backward overwrites the workspace it reads,
+// so the first backward runs on it in place and marks it; a second backward
+// through the same node (retain_graph) finds the mark and recomputes it.
+int64_t WorkspaceWords(int64_t bytes) { return (bytes + 3) / 4; }
+constexpr float kWorkspaceFresh = 0, kWorkspaceSpent = 1;
+
 // y, the final states and (training) the workspace as f32 words.
 absl::StatusOr<std::vector<TensorSpec>> ForwardOutputs(const Parsed& p, const onednn::RnnDims& d,
                                                        bool training) {
@@ -128,7 +135,7 @@ absl::StatusOr<std::vector<TensorSpec>> ForwardOutputs(const Parsed& p, const on
   for (size_t k = 0; k < p.num_states(); ++k) out.push_back({Shape{d.B, d.H}, DType::kF32});
   if (training) {
     GF_ASSIGN_OR_RETURN(int64_t bytes, onednn::RnnWorkspaceBytes(d));
-    out.push_back({Shape{(bytes + 3) / 4}, DType::kF32});
+    out.push_back({Shape{WorkspaceWords(bytes) + 1}, DType::kF32});  // + the spent mark
   }
   return out;
 }
@@ -220,12 +227,21 @@ std::vector<Ptr> SlotPointers(const std::vector<int>& slots, Get&& get) {
   return out;
 }
 
+// The slots' pointers, keyed by the role tensors' write stamps and offsets, so the
+// backend packs them again only after they change (an optimizer step).
 onednn::RnnParams ParamsOf(const Parsed& p, const std::vector<Tensor>& in) {
   const SlotRoles s = SlotRolesOf(p);
   const size_t first = 1 + p.num_states();
   auto get = [&](int k) { return in[first + k].data<float>(); };
-  return {SlotPointers<const float*>(s.w_layer, get), SlotPointers<const float*>(s.w_iter, get),
-          SlotPointers<const float*>(s.bias, get), SlotPointers<const float*>(s.peephole, get)};
+  onednn::RnnParams params{
+      SlotPointers<const float*>(s.w_layer, get), SlotPointers<const float*>(s.w_iter, get),
+      SlotPointers<const float*>(s.bias, get), SlotPointers<const float*>(s.peephole, get), {}};
+  for (size_t k = 0; k < p.roles.size(); ++k) {
+    const Tensor& t = in[first + k];
+    params.contents_key.push_back(t.write_stamp());
+    params.contents_key.push_back(static_cast<uint64_t>(t.offset()));
+  }
+  return params;
 }
 
 std::vector<Tensor> EmptyOutputs(const std::vector<TensorSpec>& specs) {
@@ -252,12 +268,33 @@ absl::StatusOr<std::vector<Tensor>> SequenceKernel(const KernelContext& c) {
   }
   if (training) {
     Tensor& ws = out.back();
-    // Defines the bytes of the last word past the workspace, if it does not end on one.
-    if (ws.num_elements() > 0) ws.data<float>()[ws.num_elements() - 1] = 0;
-    args.workspace = ws.raw_data();
+    float* words = ws.data<float>();
+    const int64_t n = ws.num_elements();
+    words[n - 2] = 0;  // defines the bytes past the workspace, if it does not end on a word
+    words[n - 1] = kWorkspaceFresh;
+    args.workspace = words;
   }
   GF_RETURN_IF_ERROR(onednn::RnnForward(d, ParamsOf(p, c.inputs), args));
   return out;
+}
+
+// The forward-training run again, for its workspace only.
+absl::StatusOr<Tensor> RecomputeWorkspace(const Parsed& p, const onednn::RnnDims& d,
+                                          const std::vector<Tensor>& in) {
+  GF_ASSIGN_OR_RETURN(std::vector<TensorSpec> specs, ForwardOutputs(p, d, true));
+  std::vector<Tensor> out = EmptyOutputs(specs);
+  onednn::RnnForwardArgs args{};
+  args.x = in[0].data<float>();
+  args.h0 = in[1].data<float>();
+  args.y = out[0].data<float>();
+  args.hT = out[1].data<float>();
+  if (onednn::HasCellState(d.cell)) {
+    args.c0 = in[2].data<float>();
+    args.cT = out[2].data<float>();
+  }
+  args.workspace = out.back().raw_data();
+  GF_RETURN_IF_ERROR(onednn::RnnForward(d, ParamsOf(p, in), args));
+  return out.back();
 }
 
 absl::StatusOr<std::vector<Tensor>> SequenceGradKernel(const KernelContext& c) {
@@ -276,7 +313,19 @@ absl::StatusOr<std::vector<Tensor>> SequenceGradKernel(const KernelContext& c) {
   args.h0 = f(1);
   args.y = f(y);
   args.hT = f(y + 1);
-  args.workspace = in[ws].raw_data();
+  // Written in place (see WorkspaceWords): a private protocol with the forward
+  // kernel, whose output this is; nothing else reads a workspace.
+  float* words = const_cast<float*>(in[ws].data<float>());
+  float& mark = words[in[ws].num_elements() - 1];
+  Tensor recomputed;
+  if (mark == kWorkspaceFresh) {
+    mark = kWorkspaceSpent;
+    args.workspace = words;
+  } else {
+    GF_ASSIGN_OR_RETURN(recomputed, RecomputeWorkspace(p, d, in));
+    args.workspace = recomputed.raw_data();
+  }
+  args.workspace_in_place = true;
   args.dy = f(dy);
   args.dhT = f(dy + 1);
   args.dx = g(0);
@@ -324,6 +373,10 @@ void RegisterFusedSequenceOps(OpRegistry& r) {
   seq.shape_fn = SequenceShape;
   seq.kernel = SequenceKernel;
   seq.gradient = SequenceGradient;
+  seq.output_has_gradient = [](size_t output, const Attrs& attrs) {
+    const absl::StatusOr<Parsed> p = ParseAttrs(kOp, attrs);
+    return !p.ok() || output < 1 + p->num_states();  // not the workspace
+  };
 
   OpDef& grad = r.Define(kGradOp, -1);
   grad.shape_fn = SequenceGradShape;

@@ -342,6 +342,24 @@ absl::StatusOr<std::vector<Var>> RunConstants(const Problem& p) {
   return FusedSequence(p.kind, Var::Constant(p.x), states, p.roles, values);
 }
 
+// Packed weights are reused while the parameters are unchanged, and packed again
+// after an in-place change (an optimizer step writes into the same tensors).
+TEST(FusedSequenceTest, InPlaceParameterChangeIsSeen) {
+  Problem p = MakeProblem("lstm", 4, 2, 3, 5, AllRoles("lstm", true), 8);
+  absl::StatusOr<std::vector<Var>> before = RunConstants(p);
+  absl::StatusOr<std::vector<Var>> again = RunConstants(p);
+  ASSERT_TRUE(before.ok() && again.ok());
+  EXPECT_EQ((*before)[0].value().ToVector(), (*again)[0].value().ToVector());
+  for (Tensor& t : p.values) t.data<float>()[0] += 0.5f;  // in place: same storage
+  absl::StatusOr<std::vector<Var>> after = RunConstants(p);
+  Problem copy = p;
+  for (Tensor& t : copy.values) t = t.Clone();  // fresh tensors: packed for sure
+  absl::StatusOr<std::vector<Var>> fresh = RunConstants(copy);
+  ASSERT_TRUE(after.ok() && fresh.ok());
+  EXPECT_NE((*after)[0].value().ToVector(), (*before)[0].value().ToVector());
+  EXPECT_EQ((*after)[0].value().ToVector(), (*fresh)[0].value().ToVector());
+}
+
 TEST(FusedSequenceTest, BadInputsAreInvalidArgumentNamingTheOp) {
   const Problem good = MakeProblem("lstm", 5, 3, 7, 4, AllRoles("lstm", true), 9);
   ASSERT_TRUE(RunConstants(good).ok()) << RunConstants(good).status();

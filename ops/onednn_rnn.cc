@@ -208,12 +208,28 @@ void UnpackVectors(const float* src, int64_t H, const std::vector<float*>& slots
 
 void Zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
 
+// Packed weights, bias and peepholes, and the contents they were packed from.
+struct LoadedParams {
+  WeightBuffer w_layer, w_iter;
+  memory bias, peephole;
+  std::vector<uint64_t> key;  // empty: unknown, pack on the next call
+};
+
+LoadedParams MakeLoadedParams(const RnnDims& d, const dnnl::rnn_primitive_desc_base& pd) {
+  const Descs m = MakeDescs(d);
+  LoadedParams p;
+  p.w_layer = MakeWeightBuffer(m.w_layer_plain, pd.weights_layer_desc(), true);
+  p.w_iter = MakeWeightBuffer(m.w_iter_plain, pd.weights_iter_desc(), true);
+  p.bias = memory(m.bias, Engine());
+  if (HasPeepholes(d.cell)) p.peephole = memory(m.peephole, Engine());
+  return p;
+}
+
 struct ForwardPlan {
   std::mutex mu;  // guards the buffers below during a call
   dnnl::rnn_primitive_desc_base pd;
   dnnl::primitive prim;
-  WeightBuffer w_layer, w_iter;
-  memory bias, peephole;
+  LoadedParams params;
   int64_t workspace_bytes = 0;
 };
 
@@ -221,8 +237,9 @@ struct BackwardPlan {
   std::mutex mu;
   dnnl::rnn_primitive_desc_base pd;
   dnnl::primitive prim;
-  WeightBuffer w_layer, w_iter, dw_layer, dw_iter;
-  memory bias, peephole, dbias, dpeephole, workspace;
+  LoadedParams params;
+  WeightBuffer dw_layer, dw_iter;
+  memory dbias, dpeephole, workspace;
   int64_t forward_workspace_bytes = 0;
 };
 
@@ -244,10 +261,7 @@ ForwardPlan& GetForwardPlanLocked(const RnnDims& d, bool training) {
   const Descs m = MakeDescs(d);
   plan->pd = ForwardPd(d, training ? prop_kind::forward_training : prop_kind::forward_inference);
   plan->prim = dnnl::primitive(plan->pd);
-  plan->w_layer = MakeWeightBuffer(m.w_layer_plain, plan->pd.weights_layer_desc(), true);
-  plan->w_iter = MakeWeightBuffer(m.w_iter_plain, plan->pd.weights_iter_desc(), true);
-  plan->bias = memory(m.bias, Engine());
-  if (HasPeepholes(d.cell)) plan->peephole = memory(m.peephole, Engine());
+  plan->params = MakeLoadedParams(d, plan->pd);
   if (training) plan->workspace_bytes = plan->pd.workspace_desc().get_size();
   slot = std::move(plan);  // only once fully built: a throw above caches nothing
   return *slot;
@@ -274,16 +288,11 @@ absl::StatusOr<BackwardPlan*> GetBackwardPlan(const RnnDims& d) {
       const Descs m = MakeDescs(d);
       plan->pd = BackwardPd(d, fwd.pd);
       plan->prim = dnnl::primitive(plan->pd);
-      plan->w_layer = MakeWeightBuffer(m.w_layer_plain, plan->pd.weights_layer_desc(), true);
-      plan->w_iter = MakeWeightBuffer(m.w_iter_plain, plan->pd.weights_iter_desc(), true);
+      plan->params = MakeLoadedParams(d, plan->pd);
       plan->dw_layer = MakeWeightBuffer(m.w_layer_plain, plan->pd.diff_weights_layer_desc(), false);
       plan->dw_iter = MakeWeightBuffer(m.w_iter_plain, plan->pd.diff_weights_iter_desc(), false);
-      plan->bias = memory(m.bias, Engine());
       plan->dbias = memory(m.bias, Engine());
-      if (HasPeepholes(d.cell)) {
-        plan->peephole = memory(m.peephole, Engine());
-        plan->dpeephole = memory(m.peephole, Engine());
-      }
+      if (HasPeepholes(d.cell)) plan->dpeephole = memory(m.peephole, Engine());
       plan->workspace = memory(plan->pd.workspace_desc(), Engine());
       plan->forward_workspace_bytes = fwd.workspace_bytes;
       slot = std::move(plan);
@@ -321,21 +330,37 @@ absl::Status CheckParams(const RnnDims& d, const RnnParams& p) {
   return absl::OkStatus();
 }
 
-// Packs the parameters into a plan's buffers and queues the weight reorders.
-void Load(const RnnDims& d, const RnnParams& p, WeightBuffer& w_layer, WeightBuffer& w_iter,
-          const memory& bias, const memory& peephole) {
-  PackGates(p.w_layer, d.I, d.H, Data(w_layer.plain));
-  PackGates(p.w_iter, d.H, d.H, Data(w_iter.plain));
-  PackVectors(p.bias, d.H, Data(bias));
-  if (HasPeepholes(d.cell)) PackVectors(p.peephole, d.H, Data(peephole));
-  for (WeightBuffer* w : {&w_layer, &w_iter}) {
+// Packs the parameters into a plan's buffers and runs the weight reorders, unless
+// they hold these contents already.
+void Load(const RnnDims& d, const RnnParams& p, LoadedParams& to) {
+  if (!p.contents_key.empty() && p.contents_key == to.key) return;
+  to.key.clear();  // a throw below leaves the buffers unknown
+  PackGates(p.w_layer, d.I, d.H, Data(to.w_layer.plain));
+  PackGates(p.w_iter, d.H, d.H, Data(to.w_iter.plain));
+  PackVectors(p.bias, d.H, Data(to.bias));
+  if (HasPeepholes(d.cell)) PackVectors(p.peephole, d.H, Data(to.peephole));
+  for (WeightBuffer* w : {&to.w_layer, &to.w_iter}) {
     if (w->needs_convert) {
       w->convert.execute(Stream(), {{DNNL_ARG_FROM, w->plain}, {DNNL_ARG_TO, w->prim}});
     }
   }
+  Stream().wait();
+  to.key = p.contents_key;
 }
 
 }  // namespace
+
+absl::StatusOr<RnnPrimitiveDescs> MakeRnnPrimitiveDescs(const RnnDims& dims, bool training) {
+  GF_RETURN_IF_ERROR(CheckSlots(dims, NumGates(dims.cell), NumGates(dims.cell),
+                                NumBiasSlots(dims.cell), HasPeepholes(dims.cell) ? 3 : 0));
+  RnnPrimitiveDescs pds;
+  GF_RETURN_IF_ERROR(Call("RNN descriptors", [&] {
+    pds.forward =
+        ForwardPd(dims, training ? prop_kind::forward_training : prop_kind::forward_inference);
+    if (training) pds.backward = BackwardPd(dims, pds.forward);
+  }));
+  return pds;
+}
 
 absl::StatusOr<int64_t> RnnWorkspaceBytes(const RnnDims& dims) {
   GF_RETURN_IF_ERROR(CheckSlots(dims, NumGates(dims.cell), NumGates(dims.cell),
@@ -351,19 +376,20 @@ absl::Status RnnForward(const RnnDims& d, const RnnParams& p, const RnnForwardAr
   std::lock_guard<std::mutex> lock(plan->mu);
   return Call("RNN forward", [&] {
     const Descs m = MakeDescs(d);
-    Load(d, p, plan->w_layer, plan->w_iter, plan->bias, plan->peephole);
+    Load(d, p, plan->params);
+    const LoadedParams& w = plan->params;
     Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, a.x)},
                  {DNNL_ARG_SRC_ITER, User(m.state, a.h0)},
-                 {DNNL_ARG_WEIGHTS_LAYER, plan->w_layer.prim},
-                 {DNNL_ARG_WEIGHTS_ITER, plan->w_iter.prim},
-                 {DNNL_ARG_BIAS, plan->bias},
+                 {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
+                 {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
+                 {DNNL_ARG_BIAS, w.bias},
                  {DNNL_ARG_DST_LAYER, User(m.y, a.y)},
                  {DNNL_ARG_DST_ITER, User(m.state, a.hT)}};
     if (HasCellState(d.cell)) {
       args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, a.c0)});
       args.insert({DNNL_ARG_DST_ITER_C, User(m.state, a.cT)});
     }
-    if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, plan->peephole});
+    if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
     if (training) args.insert({DNNL_ARG_WORKSPACE, User(plan->pd.workspace_desc(), a.workspace)});
     plan->prim.execute(Stream(), args);
     Stream().wait();
@@ -383,22 +409,27 @@ absl::Status RnnBackward(const RnnDims& d, const RnnParams& p, const RnnBackward
   std::lock_guard<std::mutex> lock(plan->mu);
   return Call("RNN backward", [&] {
     const Descs m = MakeDescs(d);
-    Load(d, p, plan->w_layer, plan->w_iter, plan->bias, plan->peephole);
+    Load(d, p, plan->params);
     // The primitive accumulates into the weight diffs and overwrites its workspace.
     Zero(plan->dw_layer.prim);
     Zero(plan->dw_iter.prim);
     Zero(plan->dbias);
     if (HasPeepholes(d.cell)) Zero(plan->dpeephole);
-    std::memcpy(plan->workspace.get_data_handle(), a.workspace,
-                plan->workspace.get_desc().get_size());
+    memory workspace = plan->workspace;
+    if (a.workspace_in_place) {
+      workspace = User(plan->pd.workspace_desc(), a.workspace);
+    } else {
+      std::memcpy(workspace.get_data_handle(), a.workspace, workspace.get_desc().get_size());
+    }
+    const LoadedParams& w = plan->params;
     Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, a.x)},
                  {DNNL_ARG_SRC_ITER, User(m.state, a.h0)},
-                 {DNNL_ARG_WEIGHTS_LAYER, plan->w_layer.prim},
-                 {DNNL_ARG_WEIGHTS_ITER, plan->w_iter.prim},
-                 {DNNL_ARG_BIAS, plan->bias},
+                 {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
+                 {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
+                 {DNNL_ARG_BIAS, w.bias},
                  {DNNL_ARG_DST_LAYER, User(m.y, a.y)},
                  {DNNL_ARG_DST_ITER, User(m.state, a.hT)},
-                 {DNNL_ARG_WORKSPACE, plan->workspace},
+                 {DNNL_ARG_WORKSPACE, workspace},
                  {DNNL_ARG_DIFF_DST_LAYER, User(m.y, a.dy)},
                  {DNNL_ARG_DIFF_DST_ITER, User(m.state, a.dhT)},
                  {DNNL_ARG_DIFF_SRC_LAYER, User(m.x, a.dx)},
@@ -413,7 +444,7 @@ absl::Status RnnBackward(const RnnDims& d, const RnnParams& p, const RnnBackward
       args.insert({DNNL_ARG_DIFF_SRC_ITER_C, User(m.state, a.dc0)});
     }
     if (HasPeepholes(d.cell)) {
-      args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, plan->peephole});
+      args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
       args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plan->dpeephole});
     }
     plan->prim.execute(Stream(), args);

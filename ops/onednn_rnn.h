@@ -15,8 +15,8 @@
 //
 // Primitive descriptors, primitives and the packed-weight, bias, diff-weight and
 // workspace-copy buffers are cached per (cell, propagation, T, B, I, H) and reused;
-// the weights are re-packed on every call (O(weights), against O(T B weights) of
-// compute), so in-place changes of the parameters are always seen. Calls that share a
+// the weights are packed again only when RnnParams::contents_key changes (or is
+// empty), so a training loop packs once per optimizer step and inference once. Calls that share a
 // plan are serialised by its mutex. dnnl::error comes back as an Internal Status.
 #ifndef GATEFUSE_OPS_ONEDNN_RNN_H_
 #define GATEFUSE_OPS_ONEDNN_RNN_H_
@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "oneapi/dnnl/dnnl.hpp"
 
 namespace gatefuse::onednn {
 
@@ -47,6 +48,10 @@ struct RnnDims {
 // [H, H], bias[k] and peephole[k] are [H]; a null bias or peephole is zero.
 struct RnnParams {
   std::vector<const float*> w_layer, w_iter, bias, peephole;
+  // Identifies the parameters' contents (e.g. each tensor's write stamp and offset);
+  // when non-empty and equal to the last call's, the weights packed then are reused.
+  // Empty: always packed.
+  std::vector<uint64_t> contents_key;
 };
 
 // Gradients in the same slots; a null entry is not written.
@@ -68,9 +73,11 @@ struct RnnForwardArgs {
 
 struct RnnBackwardArgs {
   const float *x, *h0, *c0, *y, *hT, *cT;
-  // A forward-training workspace of the same dims; read, not modified (it is copied,
-  // since the primitive overwrites the one it is given).
-  const void* workspace;
+  // A forward-training workspace of the same dims. The primitive overwrites the
+  // workspace it reads: with workspace_in_place it is given this one (which is
+  // then spent), else a copy.
+  void* workspace;
+  bool workspace_in_place = false;
   const float *dy, *dhT, *dcT;
   float *dx, *dh0, *dc0;
 };
@@ -83,6 +90,14 @@ absl::Status RnnForward(const RnnDims& dims, const RnnParams& params, const RnnF
 // Gradients of all inputs and parameters (overwritten, not accumulated).
 absl::Status RnnBackward(const RnnDims& dims, const RnnParams& params, const RnnBackwardArgs& args,
                          const RnnParamGrads& grads);
+
+// The primitive descriptors RnnForward and RnnBackward run, for callers that drive
+// the primitive themselves (the benchmark's direct row). `backward` is empty unless
+// `training`.
+struct RnnPrimitiveDescs {
+  dnnl::rnn_primitive_desc_base forward, backward;
+};
+absl::StatusOr<RnnPrimitiveDescs> MakeRnnPrimitiveDescs(const RnnDims& dims, bool training);
 
 }  // namespace gatefuse::onednn
 

@@ -54,12 +54,17 @@ class OpDef : public TapeOp {
   // -1 for any number (at least one).
   int num_inputs() const { return num_inputs_; }
   absl::StatusOr<std::vector<Var>> Gradient(const GradContext& ctx) const override;
+  bool OutputHasGradient(size_t output, const Attrs& attrs) const override {
+    return !output_has_gradient || output_has_gradient(output, attrs);
+  }
 
   ShapeFn shape_fn;
   KernelFn kernel;
   // Null only where `no_gradient` says why.
   GradientFn gradient;
   std::string no_gradient;
+  // Null: every output can carry a gradient (see TapeOp::OutputHasGradient).
+  std::function<bool(size_t output, const Attrs& attrs)> output_has_gradient;
   // a op b == b op a (used by the graph passes).
   bool commutative = false;
 
