@@ -71,9 +71,6 @@ absl::Status CheckPlacements(const Graph& g) {
   return absl::OkStatus();
 }
 
-// Kinds whose whole sequence one oneDNN primitive runs (ops/fused_sequence.h).
-bool HasSequenceKernel(const std::string& kind) { return kind != "cifg_lstm"; }
-
 // A recognised cell whose only per-step node is one FusedCell (reading x, the
 // states, and values computed before the loop) runs as one FusedSequence call:
 // the whole sequence in one oneDNN primitive, forward and backward. f64 keeps the
@@ -95,7 +92,6 @@ absl::StatusOr<std::optional<GraphSequenceResult>> RunAsFusedSequence(
   if (fused < 0) return std::nullopt;
   const NodeData& d = cell.node(fused);
   const std::string kind = *d.attrs.GetString("FusedCell", "kind");
-  if (!HasSequenceKernel(kind)) return std::nullopt;
   const size_t n = sig.states.size();
   if (d.inputs.size() < 1 + n || d.inputs[0] != ValueRef{cell.FindInput(sig.input), 0}) {
     return std::nullopt;

@@ -9,7 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
+#include "graph/executor.h"
 #include "models/cell.h"
+#include "models/cell_graph.h"
+#include "passes/recognize_cell.h"
+#include "passes/standard_pipeline.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
@@ -129,9 +133,37 @@ double MaxAbs(const std::vector<double>& v) {
   return m;
 }
 
+
+// The cell over the sequence: op by op on the tape, or compiled by the standard
+// passes and run by the executor (fused kernels for recognised cells).
+absl::StatusOr<SequenceResult> RunPath(const Cell& cell, RefcheckPath path, const Var& x,
+                                       const std::vector<Var>& initial, const ParamMap& params,
+                                       std::string& fusion) {
+  if (path == RefcheckPath::kTape) {
+    fusion = "none";
+    return RunSequence(cell, x, initial, params);
+  }
+  GF_ASSIGN_OR_RETURN(Graph compiled, TraceCell(cell, x.dtype()));
+  Pipeline pipeline;
+  AddStandardPasses(pipeline);
+  GF_RETURN_IF_ERROR(pipeline.Run(compiled).status());
+  fusion = FusionKind(compiled);
+  std::map<std::string, Var> states;
+  for (size_t k = 0; k < cell.states.size(); ++k) states[cell.states[k]] = initial[k];
+  GF_ASSIGN_OR_RETURN(GraphSequenceResult run, RunGraphSequence(compiled, x, states, params));
+  SequenceResult out{run.y, {}};
+  for (const std::string& s : cell.states) out.final_states.push_back(run.final_states[s]);
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<RefcheckResult> RefcheckTape(const ReferenceCase& ref) {
+  return Refcheck(ref, RefcheckPath::kTape);
+}
+
+absl::StatusOr<RefcheckResult> Refcheck(const ReferenceCase& ref, RefcheckPath path) {
+  const DType dtype = path == RefcheckPath::kTape ? DType::kF64 : DType::kF32;
   GF_ASSIGN_OR_RETURN(Cell cell, BuiltinCell(ref.kind, ref.I, ref.H));
   GF_ASSIGN_OR_RETURN(std::vector<std::string> gates, BuiltinCellGates(ref.kind));
   const int64_t G = static_cast<int64_t>(gates.size()), T = ref.T, B = ref.B, I = ref.I,
@@ -143,7 +175,7 @@ absl::StatusOr<RefcheckResult> RefcheckTape(const ReferenceCase& ref) {
   std::map<std::string, Var> leaves;
   auto leaf = [&](const std::string& name, const Shape& shape) -> absl::StatusOr<Var> {
     GF_ASSIGN_OR_RETURN(Tensor t, Need(ref, name, shape));
-    return leaves[name] = Var::Leaf(t, true, name);
+    return leaves[name] = Var::Leaf(t.Cast(dtype), true, name);
   };
   GF_ASSIGN_OR_RETURN(Var x, leaf("x", {T, B, I}));
   std::vector<Var> initial;
@@ -178,22 +210,22 @@ absl::StatusOr<RefcheckResult> RefcheckTape(const ReferenceCase& ref) {
     }
   }
 
-  GF_ASSIGN_OR_RETURN(SequenceResult run, RunSequence(cell, x, initial, params));
+  RefcheckResult result;
+  GF_ASSIGN_OR_RETURN(SequenceResult run, RunPath(cell, path, x, initial, params, result.fusion));
   std::map<std::string, Var> outputs{{"y", run.y}, {"hT", run.final_states[0]}};
   if (has_c) outputs["cT"] = run.final_states[1];
   // loss = sum(wy*y) + sum(wh*hT) [+ sum(wc*cT)]
-  VarOr loss_terms = Var::Constant(Tensor::Zeros({}, DType::kF64));
+  VarOr loss_terms = Var::Constant(Tensor::Zeros({}, dtype));
   for (const auto& [name, weight] :
        std::vector<std::pair<std::string, std::string>>{{"y", "wy"}, {"hT", "wh"}, {"cT", "wc"}}) {
     if (!outputs.count(name)) continue;
     GF_ASSIGN_OR_RETURN(Tensor w, Need(ref, weight, outputs[name].shape()));
-    loss_terms = loss_terms + Sum(outputs[name] * Var::Constant(w));
+    loss_terms = loss_terms + Sum(outputs[name] * Var::Constant(w.Cast(dtype)));
   }
   GF_ASSIGN_OR_RETURN(Var loss, Reshape(loss_terms, {1}));
   GF_RETURN_IF_ERROR(Backward(loss));
   outputs["loss"] = loss;
 
-  RefcheckResult result;
   auto compare = [&](const std::string& name, const Tensor& ours) -> absl::Status {
     GF_ASSIGN_OR_RETURN(Tensor want, Need(ref, name, ours.shape()));
     const std::vector<double> a = ours.ToVector(), r = want.ToVector();
@@ -212,7 +244,7 @@ absl::StatusOr<RefcheckResult> RefcheckTape(const ReferenceCase& ref) {
   };
   for (const auto& [name, v] : outputs) GF_RETURN_IF_ERROR(compare(name, v.value()));
   for (const auto& [name, v] : leaves) {
-    const Tensor g = v.grad().defined() ? v.grad() : Tensor::Zeros(v.shape(), DType::kF64);
+    const Tensor g = v.grad().defined() ? v.grad() : Tensor::Zeros(v.shape(), dtype);
     GF_RETURN_IF_ERROR(compare("d_" + name, g));
   }
   // Every gradient the reference holds must have been compared.

@@ -35,10 +35,18 @@ struct RefcheckResult {
   double max_rel_err = 0;
   std::string worst_tensor;
   int tensors_compared = 0;
+  std::string fusion;  // the kernel the compiler chose ("none" on the tape path)
 };
 
-// Rebuilds the case's cell from generic ops on the tape in f64, runs the sequence
-// forward and backward, and compares every output and gradient in the case.
+enum class RefcheckPath {
+  kTape,   // the cell's equations op by op on the tape, f64
+  kFused,  // compiled by the standard passes and run by the executor, f32: one fused
+           // oneDNN primitive for a recognised cell, the custom-cell path otherwise
+};
+
+// Rebuilds the case's cell from generic ops, runs the sequence forward and backward
+// along `path`, and compares every output and gradient in the case.
+absl::StatusOr<RefcheckResult> Refcheck(const ReferenceCase& ref, RefcheckPath path);
 absl::StatusOr<RefcheckResult> RefcheckTape(const ReferenceCase& ref);
 
 }  // namespace gatefuse

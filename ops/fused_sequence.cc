@@ -29,11 +29,15 @@ struct SequenceKind {
   const char* name;
   RnnCell cell;
   std::vector<std::string> slot_gates;
+  // CIFG: the LSTM primitive's forget slot runs on the input gate's weights and
+  // bias negated, f = σ(-a_i) = 1 - σ(a_i); its gradients flow back into i's.
+  bool forget_tied_to_input = false;
 };
 
 const std::vector<SequenceKind>& SequenceKinds() {
   static const auto* kinds = new std::vector<SequenceKind>{
       {"lstm", RnnCell::kLstm, {"i", "f", "g", "o"}},
+      {"cifg_lstm", RnnCell::kLstm, {"i", "f", "g", "o"}, /*forget_tied_to_input=*/true},
       {"peephole_lstm", RnnCell::kPeepholeLstm, {"i", "f", "g", "o"}},
       {"gru", RnnCell::kGru, {"z", "r", "n"}},
       {"gru_lbr", RnnCell::kLbrGru, {"z", "r", "n"}},
@@ -194,9 +198,11 @@ absl::StatusOr<std::vector<TensorSpec>> SequenceGradShape(const std::vector<Tens
   return fwd_in;
 }
 
-// The role index filling each oneDNN slot (-1: absent, zeros).
+// The role index filling each oneDNN slot (-1: absent, zeros), and the slot that
+// holds a negated copy of another (CIFG's forget slot; -1: none).
 struct SlotRoles {
   std::vector<int> w_layer, w_iter, bias, peephole;
+  int tied_slot = -1, tied_to = -1;
 };
 
 SlotRoles SlotRolesOf(const Parsed& p) {
@@ -208,9 +214,14 @@ SlotRoles SlotRolesOf(const Parsed& p) {
   };
   SlotRoles s;
   for (const std::string& g : p.seq->slot_gates) {
-    s.w_layer.push_back(index(RoleName("W", g)));
-    s.w_iter.push_back(index(RoleName("U", g)));
-    s.bias.push_back(index(RoleName("b", g)));
+    const std::string& from = p.seq->forget_tied_to_input && g == "f" ? "i" : g;
+    s.w_layer.push_back(index(RoleName("W", from)));
+    s.w_iter.push_back(index(RoleName("U", from)));
+    s.bias.push_back(index(RoleName("b", from)));
+  }
+  if (p.seq->forget_tied_to_input) {
+    s.tied_slot = 1;  // f, in oneDNN's LSTM slot order i, f, c~, o
+    s.tied_to = 0;
   }
   if (p.seq->cell == RnnCell::kLbrGru) s.bias.push_back(index("bh_n"));
   if (p.seq->cell == RnnCell::kPeepholeLstm) {
@@ -240,6 +251,11 @@ onednn::RnnParams ParamsOf(const Parsed& p, const std::vector<Tensor>& in) {
     const Tensor& t = in[first + k];
     params.contents_key.push_back(t.write_stamp());
     params.contents_key.push_back(static_cast<uint64_t>(t.offset()));
+  }
+  if (s.tied_slot >= 0) {
+    params.negated.assign(s.w_layer.size(), false);
+    params.negated[s.tied_slot] = true;
+    params.contents_key.push_back(uint64_t{1} << 63 | s.tied_slot);  // not the plain layout
   }
   return params;
 }
@@ -338,10 +354,27 @@ absl::StatusOr<std::vector<Tensor>> SequenceGradKernel(const KernelContext& c) {
   }
   const SlotRoles s = SlotRolesOf(p);
   auto role_grad = [&](int k) { return g(1 + n_states + k); };
-  const onednn::RnnParamGrads grads{
+  onednn::RnnParamGrads grads{
       SlotPointers<float*>(s.w_layer, role_grad), SlotPointers<float*>(s.w_iter, role_grad),
       SlotPointers<float*>(s.bias, role_grad), SlotPointers<float*>(s.peephole, role_grad)};
+  // A tied slot's gradients land in scratch and are subtracted from its source's.
+  std::vector<std::pair<int, Tensor>> tied;  // (role, the gradient of its negated copy)
+  if (s.tied_slot >= 0) {
+    const int t = s.tied_slot;
+    for (auto [slots, roles] : {std::pair{&grads.w_layer, &s.w_layer},
+                                std::pair{&grads.w_iter, &s.w_iter}, std::pair{&grads.bias, &s.bias}}) {
+      const int role = (*roles)[t];
+      if (role < 0) continue;
+      tied.emplace_back(role, Tensor::Empty(c.outputs[1 + n_states + role].shape, DType::kF32));
+      (*slots)[t] = tied.back().second.data<float>();
+    }
+  }
   GF_RETURN_IF_ERROR(onednn::RnnBackward(d, ParamsOf(p, in), args, grads));
+  for (auto& [role, scratch] : tied) {
+    float* dst = g(1 + n_states + role);
+    const float* src = scratch.data<float>();
+    for (int64_t j = 0; j < scratch.num_elements(); ++j) dst[j] -= src[j];
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ namespace {
 
 using ::gatefuse::testing::ExpectInvalidArgument;
 
-const std::vector<std::string> kKinds = {"lstm",    "peephole_lstm", "gru",
+const std::vector<std::string> kKinds = {"lstm",    "peephole_lstm", "cifg_lstm", "gru",
                                          "gru_lbr", "rnn_tanh",      "rnn_relu"};
 
 struct Problem {
@@ -396,9 +396,6 @@ TEST(FusedSequenceTest, BadInputsAreInvalidArgumentNamingTheOp) {
   p = good;  // f64
   p.x = p.x.Cast(DType::kF64);
   ExpectInvalidArgument(RunConstants(p), {"FusedSequence", "f32"});
-
-  p = MakeProblem("cifg_lstm", 5, 3, 7, 4, AllRoles("cifg_lstm", true), 9);
-  ExpectInvalidArgument(RunConstants(p), {"FusedSequence", "cifg_lstm", "no oneDNN primitive"});
 }
 
 TEST(FusedSequenceTest, BadGradInputsAreInvalidArgument) {

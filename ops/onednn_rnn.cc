@@ -170,11 +170,25 @@ memory User(const memory::desc& md, const void* p) {
 }
 
 // ldigo [rows, G, H] from G row-major [rows, H] slot arrays.
-void PackGates(const std::vector<const float*>& slots, int64_t rows, int64_t H, float* dst) {
+bool Negated(const std::vector<bool>& negated, size_t slot) {
+  return slot < negated.size() && negated[slot];
+}
+
+// n floats from src to dst, negated or not.
+void CopyRow(const float* src, int64_t n, bool negate, float* dst) {
+  if (!negate) {
+    std::memcpy(dst, src, n * sizeof(float));
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) dst[j] = -src[j];
+}
+
+void PackGates(const std::vector<const float*>& slots, const std::vector<bool>& negated,
+               int64_t rows, int64_t H, float* dst) {
   const int64_t G = static_cast<int64_t>(slots.size());
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < G; ++g) {
-      std::memcpy(dst + (r * G + g) * H, slots[g] + r * H, H * sizeof(float));
+      CopyRow(slots[g] + r * H, H, Negated(negated, g), dst + (r * G + g) * H);
     }
   }
 }
@@ -190,12 +204,13 @@ void UnpackGates(const float* src, int64_t rows, int64_t H, const std::vector<fl
 }
 
 // [K, H] from K slot vectors [H]; a null slot is zeros.
-void PackVectors(const std::vector<const float*>& slots, int64_t H, float* dst) {
+void PackVectors(const std::vector<const float*>& slots, const std::vector<bool>& negated,
+                 int64_t H, float* dst) {
   for (size_t k = 0; k < slots.size(); ++k) {
     if (slots[k] == nullptr) {
       std::memset(dst + k * H, 0, H * sizeof(float));
     } else {
-      std::memcpy(dst + k * H, slots[k], H * sizeof(float));
+      CopyRow(slots[k], H, Negated(negated, k), dst + k * H);
     }
   }
 }
@@ -335,10 +350,10 @@ absl::Status CheckParams(const RnnDims& d, const RnnParams& p) {
 void Load(const RnnDims& d, const RnnParams& p, LoadedParams& to) {
   if (!p.contents_key.empty() && p.contents_key == to.key) return;
   to.key.clear();  // a throw below leaves the buffers unknown
-  PackGates(p.w_layer, d.I, d.H, Data(to.w_layer.plain));
-  PackGates(p.w_iter, d.H, d.H, Data(to.w_iter.plain));
-  PackVectors(p.bias, d.H, Data(to.bias));
-  if (HasPeepholes(d.cell)) PackVectors(p.peephole, d.H, Data(to.peephole));
+  PackGates(p.w_layer, p.negated, d.I, d.H, Data(to.w_layer.plain));
+  PackGates(p.w_iter, p.negated, d.H, d.H, Data(to.w_iter.plain));
+  PackVectors(p.bias, p.negated, d.H, Data(to.bias));
+  if (HasPeepholes(d.cell)) PackVectors(p.peephole, {}, d.H, Data(to.peephole));
   for (WeightBuffer* w : {&to.w_layer, &to.w_iter}) {
     if (w->needs_convert) {
       w->convert.execute(Stream(), {{DNNL_ARG_FROM, w->plain}, {DNNL_ARG_TO, w->prim}});

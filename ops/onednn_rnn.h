@@ -52,6 +52,9 @@ struct RnnParams {
   // when non-empty and equal to the last call's, the weights packed then are reused.
   // Empty: always packed.
   std::vector<uint64_t> contents_key;
+  // Slots packed negated (w_layer, w_iter and bias alike), by slot index; empty: none.
+  // CIFG runs on the LSTM primitive with slot f = -(slot i): σ(-a) = 1 - σ(a).
+  std::vector<bool> negated;
 };
 
 // Gradients in the same slots; a null entry is not written.

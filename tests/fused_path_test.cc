@@ -14,7 +14,7 @@ namespace {
 
 TEST(FusedPathTest, RecognisedCellsRunAsOneSequenceOp) {
   const std::map<std::string, std::string> kinds = {
-      {"lstm", "lstm"}, {"peephole", "peephole_lstm"}, {"gru", "gru"},
+      {"lstm", "lstm"}, {"peephole", "peephole_lstm"}, {"cifg", "cifg_lstm"}, {"gru", "gru"},
       {"gru_lbr", "gru_lbr"}, {"rnn_tanh", "rnn_tanh"}, {"rnn_relu", "rnn_relu"}};
   for (const auto& [builtin, kind] : kinds) {
     SCOPED_TRACE(builtin);
@@ -46,21 +46,6 @@ TEST(FusedPathTest, RecognisedCellsRunAsOneSequenceOp) {
     EXPECT_LE(cmp->max_rel_err, 1e-4) << "worst: " << cmp->worst;
     EXPECT_GT(cmp->max_rel_err, 0) << "f32 oneDNN and the tape should differ by rounding";
   }
-}
-
-// cifg_lstm has no oneDNN primitive: its FusedCell steps run instead, and match.
-TEST(FusedPathTest, CifgRunsStepByStep) {
-  absl::StatusOr<Cell> cell = BuiltinCell("cifg", 7, 5);
-  ASSERT_TRUE(cell.ok());
-  Graph compiled = *TraceCell(*cell);
-  const Graph traced = compiled;
-  Pipeline p({.verify = true});
-  AddStandardPasses(p);
-  ASSERT_TRUE(p.Run(compiled).ok());
-  ASSERT_EQ(FusionKind(compiled), "cifg_lstm");
-  absl::StatusOr<SequenceComparison> cmp = CompareCellGraphs(compiled, traced);
-  ASSERT_TRUE(cmp.ok()) << cmp.status();
-  EXPECT_LE(cmp->max_rel_err, 1e-4);
 }
 
 }  // namespace

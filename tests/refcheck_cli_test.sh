@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gatefuse refcheck --path tape: one OK line per good file and exit 0; a damaged
+# gatefuse refcheck --path tape|fused: one OK line per good file and exit 0; a damaged
 # file gives a FAIL line and exit 1; usage errors exit 2.
 set -u
 bin="$1"
@@ -24,6 +24,16 @@ head -c 100 tests/data/reference/lstm_T5_B3_I4_H6_s1.txt > "$tmp/truncated.txt"
 out=$("$bin" refcheck --path tape "$tmp/truncated.txt"); code=$?
 [ "$code" -eq 1 ] || fail "truncated file: exit $code, want 1"
 echo "$out" | grep -q 'FAIL (.*truncated.txt:3: tensor x \[5,3,4\] needs 60 values' || fail "truncated file line: $out"
+
+# --path fused: f32 through the compiler and the fused kernels, OK at 1e-4, with
+# the kernel chosen; the damaged file fails there too.
+out=$("$bin" refcheck --path fused tests/data/reference/*.txt) || fail "fused: exit $? on good files: $out"
+n=$(echo "$out" | grep -c ' fused max_rel_err=.* OK (fusion: [a-z_]*)$')
+[ "$n" -eq "$(ls tests/data/reference/*.txt | wc -l)" ] || fail "fused: expected one OK line per file: $out"
+echo "$out" | grep -q 'lstm_T5_B3_I4_H6_s1.txt fused .* (fusion: lstm)$' || fail "lstm must fuse: $out"
+echo "$out" | grep -q 'mgu_T5_B3_I4_H6_s1.txt fused .* (fusion: custom)$' || fail "mgu is custom: $out"
+"$bin" refcheck --path fused "$tmp/lstm_bad.txt" > /dev/null
+[ $? -eq 1 ] || fail "fused: damaged file must exit 1"
 
 "$bin" refcheck --path warp tests/data/reference/lstm_T5_B3_I4_H6_s1.txt 2>/dev/null
 [ $? -eq 2 ] || fail "unknown --path must exit 2"

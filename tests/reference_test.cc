@@ -53,6 +53,22 @@ TEST(ReferenceTest, TapeMatchesEveryReferenceFile) {
   }
 }
 
+// The same files through the compiler in f32: every kind fuses (mgu takes the
+// custom-cell path) and matches to 1e-4.
+TEST(ReferenceTest, FusedPathMatchesEveryReferenceFile) {
+  for (const std::string& f : ReferenceFiles()) {
+    SCOPED_TRACE(f);
+    absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(f);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    absl::StatusOr<RefcheckResult> r = Refcheck(*ref, RefcheckPath::kFused);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GE(r->tensors_compared, 8);
+    EXPECT_LE(r->max_rel_err, 1e-4) << "worst tensor: " << r->worst_tensor;
+    EXPECT_GT(r->max_rel_err, 0) << "f32 cannot match f64 exactly";
+    EXPECT_EQ(r->fusion == "custom", ref->kind == "mgu") << r->fusion;
+  }
+}
+
 // A reference with one gradient value changed must be reported, and named.
 TEST(ReferenceTest, DetectsAPerturbedGradient) {
   absl::StatusOr<ReferenceCase> ref =
