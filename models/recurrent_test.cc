@@ -151,6 +151,47 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"lstm", 2, true, "concat", DType::kF64, 1e-12},
                     Case{"rnn_tanh", 1, true, "sum", DType::kF64, 1e-12}));
 
+// Independent of the layer's own machinery: the reverse direction is the cell run
+// on the time-reversed sequence (RunSequence, op by op), its outputs reversed back;
+// the second layer reads both directions concatenated.
+TEST(RecurrentTest, BidirectionalStackMatchesTheCellOnReversedSequences) {
+  const int64_t T = 5, B = 2, I = 3, H = 4;
+  absl::StatusOr<Recurrent> rnn = Recurrent::Create(
+      *CellSpecFromFlag("gru"),
+      {.input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true,
+       .dtype = DType::kF64}, 3);
+  ASSERT_TRUE(rnn.ok()) << rnn.status();
+  Var x = Var::Leaf(Tensor::Uniform({T, B, I}, DType::kF64, 5, -1, 1));
+  absl::StatusOr<RecurrentOutput> out = rnn->Forward(x);
+  ASSERT_TRUE(out.ok()) << out.status();
+
+  auto reverse = [&](const Var& v) -> Var {
+    std::vector<VarOr> steps;
+    for (int64_t t = v.shape()[0] - 1; t >= 0; --t) steps.push_back(Slice(v, 0, t, t + 1));
+    return *Concat(steps, 0);
+  };
+  auto run = [&](int layer, const std::string& dir, const Var& in) -> SequenceResult {
+    ParamMap params;
+    const std::string prefix = absl::StrCat("l", layer, ".", dir, ".");
+    for (const auto& [name, v] : rnn->params()) {
+      if (name.rfind(prefix, 0) == 0) params[name.substr(prefix.size())] = v;
+    }
+    std::vector<Var> zeros(rnn->cell(layer).states.size(),
+                           Var::Leaf(Tensor::Zeros({B, H}, DType::kF64)));
+    return *RunSequence(rnn->cell(layer), in, zeros, params);
+  };
+  Var in = x;
+  SequenceResult fwd, bwd;
+  for (int layer = 0; layer < 2; ++layer) {
+    fwd = run(layer, "fwd", in);
+    bwd = run(layer, "bwd", reverse(in));
+    in = *Concat({fwd.y, reverse(bwd.y)}, 2);
+  }
+  EXPECT_LE(MaxRelErr(out->y.value(), in.value()), 1e-12);
+  Var last = *Concat({fwd.final_states[0], bwd.final_states[0]}, 1);
+  EXPECT_LE(MaxRelErr(out->last.value(), last.value()), 1e-12);
+}
+
 TEST(RecurrentTest, FusedWhenRecognised) {
   for (const auto& [cell, fusion] : std::vector<std::pair<std::string, std::string>>{
            {"lstm", "lstm"}, {"gru", "gru"}, {"mgu", "custom"},
