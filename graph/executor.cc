@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
+#include "graph/compiled_sequence.h"
 #include "graph/text.h"
 #include "ops/fused_sequence.h"
 #include "ops/ops.h"
@@ -193,6 +194,13 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
   if (T == 0) return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": empty sequence"));
   GF_ASSIGN_OR_RETURN(std::vector<NodeId> order, cell.TopologicalOrder());
   GF_RETURN_IF_ERROR(CheckPlacements(cell));
+  // A compiled cell that is not one recognised FusedCell runs in f32 as one
+  // CompiledSequence op (graph/compiled_sequence.h); f64 stays op by op.
+  {
+    GF_ASSIGN_OR_RETURN(std::optional<GraphSequenceResult> compiled,
+                        RunCompiledSequence(cell, x, initial_states, params));
+    if (compiled) return *std::move(compiled);
+  }
 
   std::map<std::string, Var> step_inputs = params;
   for (const std::string& s : sig.states) {

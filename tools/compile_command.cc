@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
+#include "graph/compiled_sequence.h"
 #include "graph/sequence_compare.h"
 #include "graph/text.h"
 #include "models/cell_graph.h"
@@ -97,7 +98,16 @@ absl::StatusOr<bool> RunCompile(const Args& args) {
                 r.changed ? "changed" : "unchanged");
   }
   const Graph final_graph = graph.Compact();
-  std::printf("fusion: %s\n", FusionKind(final_graph).c_str());
+  const std::string fusion = FusionKind(final_graph);
+  std::printf("fusion: %s\n", fusion.c_str());
+  if (args.Has("explain") && fusion == "custom") {
+    // What the compiled custom-cell path (graph/compiled_sequence.h) runs.
+    absl::StatusOr<std::string> plan = ExplainCompiledSequence(final_graph);
+    std::printf("%s", plan.ok() ? plan->c_str()
+                                : absl::StrCat("compiled plan: none (", plan.status().message(),
+                                               "); the cell runs op by op\n")
+                                      .c_str());
+  }
   std::printf("final graph (%d nodes):\n%s", final_graph.num_live_nodes(),
               PrintGraph(final_graph).c_str());
   if (args.Has("dot")) {
