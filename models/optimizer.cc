@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/status.h"
 
 namespace gatefuse {
 namespace {
@@ -28,6 +29,32 @@ absl::Status ForEachGrad(const Var& p, Tensor& value, Fn&& fn) {
     for (int64_t i = 0; i < value.num_elements(); ++i) w[i] = static_cast<T>(fn(i, w[i], pg[i]));
     return absl::OkStatus();
   });
+}
+
+// One f64 tensor per parameter, each of the parameter's shape.
+absl::Status CheckState(const std::vector<Var>& params, const std::vector<Tensor>& state,
+                        absl::string_view what) {
+  if (state.size() != params.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer state '", what, "' has ",
+                                                   state.size(), " tensors for ", params.size(),
+                                                   " parameters"));
+  }
+  for (size_t k = 0; k < state.size(); ++k) {
+    if (!state[k].defined() || state[k].dtype() != DType::kF64 ||
+        state[k].shape() != params[k].shape()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer state '", what, "' tensor ", k, " does not match parameter '",
+                       params[k].name(), "' (want f64 ", params[k].shape().ToString(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<Tensor> CloneAll(const std::vector<Tensor>& tensors) {
+  std::vector<Tensor> out;
+  out.reserve(tensors.size());
+  for (const Tensor& t : tensors) out.push_back(t.Clone());
+  return out;
 }
 
 }  // namespace
@@ -56,6 +83,12 @@ absl::Status Sgd::Step() {
   return absl::OkStatus();
 }
 
+absl::Status Sgd::SetVelocity(std::vector<Tensor> velocity) {
+  GF_RETURN_IF_ERROR(CheckState(params_, velocity, "velocity"));
+  velocity_ = CloneAll(velocity);
+  return absl::OkStatus();
+}
+
 Adam::Adam(std::vector<Var> params, AdamOptions options)
     : Optimizer(std::move(params)), options_(options) {
   for (const Var& p : params_) {
@@ -81,6 +114,19 @@ absl::Status Adam::Step() {
     });
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Adam::SetState(int64_t steps, const std::vector<Tensor>& m,
+                            const std::vector<Tensor>& v) {
+  if (steps < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("Adam: step count ", steps, " is negative"));
+  }
+  GF_RETURN_IF_ERROR(CheckState(params_, m, "m"));
+  GF_RETURN_IF_ERROR(CheckState(params_, v, "v"));
+  steps_ = steps;
+  m_ = CloneAll(m);
+  v_ = CloneAll(v);
   return absl::OkStatus();
 }
 

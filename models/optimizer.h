@@ -33,6 +33,11 @@ class Sgd : public Optimizer {
   absl::Status Step() override;
   void set_lr(double lr) { lr_ = lr; }
 
+  // The state, for checkpoints: one f64 velocity per parameter, in params() order.
+  const std::vector<Tensor>& velocity() const { return velocity_; }
+  // InvalidArgument unless there is one tensor per parameter, each f64 of its shape.
+  absl::Status SetVelocity(std::vector<Tensor> velocity);
+
  private:
   double lr_, momentum_;
   std::vector<Tensor> velocity_;
@@ -52,6 +57,16 @@ class Adam : public Optimizer {
   absl::Status Step() override;
   void set_lr(double lr) { options_.lr = lr; }
   int64_t steps() const { return steps_; }
+  const AdamOptions& options() const { return options_; }
+
+  // The state, for checkpoints: the f64 moment estimates, one per parameter in
+  // params() order, and the step count that drives the bias correction.
+  const std::vector<Tensor>& first_moments() const { return m_; }
+  const std::vector<Tensor>& second_moments() const { return v_; }
+  // InvalidArgument unless steps >= 0 and each list has one f64 tensor per
+  // parameter, of its shape. Copies the tensors, so later steps leave them alone.
+  absl::Status SetState(int64_t steps, const std::vector<Tensor>& m,
+                        const std::vector<Tensor>& v);
 
  private:
   AdamOptions options_;
