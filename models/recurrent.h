@@ -85,6 +85,8 @@ class Recurrent {
   const std::string& fusion() const { return fusion_; }
   // The cell (state names, parameter shapes) of one layer.
   const Cell& cell(int layer) const { return layers_[layer].cell; }
+  // One layer's cell graph after the standard passes (the same for both directions).
+  const Graph& compiled_cell(int layer) const { return layers_[layer].directions[0].compiled; }
 
  private:
   struct Direction {

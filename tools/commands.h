@@ -10,6 +10,13 @@ namespace gatefuse::cli {
 
 int Refcheck(const std::vector<std::string>& argv);
 int Compile(const std::vector<std::string>& argv);
+// tools/train_command.cc
+int Train(const std::vector<std::string>& argv);
+int Eval(const std::vector<std::string>& argv);
+int Predict(const std::vector<std::string>& argv);
+int Inspect(const std::vector<std::string>& argv);
+int Bench(const std::vector<std::string>& argv);
+int Plot(const std::vector<std::string>& argv);
 
 }  // namespace gatefuse::cli
 
