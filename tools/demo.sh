@@ -50,6 +50,8 @@ printf '%s\n' "${rows[@]}"
 echo "(majority-class baseline: $baseline)"
 cp "$OUT/sentiment_$best_cell.gfm" "$OUT/best.gfm"
 echo "best: $best_cell ($best_acc), saved as $OUT/best.gfm"
+"$GF" plot "$OUT/sentiment_$best_cell.csv" --out "$OUT/best_curves.png"
+echo "training curves of $best_cell: $OUT/best_curves.png"
 
 echo
 echo "== gatefuse eval --model $OUT/best.gfm (the test split rebuilt from the model's settings)"
