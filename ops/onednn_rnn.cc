@@ -273,7 +273,6 @@ ForwardPlan& GetForwardPlanLocked(const RnnDims& d, bool training) {
   auto& slot = (*cache)[{KeyOf(d), training}];
   if (slot != nullptr) return *slot;
   auto plan = std::make_unique<ForwardPlan>();
-  const Descs m = MakeDescs(d);
   plan->pd = ForwardPd(d, training ? prop_kind::forward_training : prop_kind::forward_inference);
   plan->prim = dnnl::primitive(plan->pd);
   plan->params = MakeLoadedParams(d, plan->pd);
