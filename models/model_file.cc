@@ -23,6 +23,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "graph/serialize.h"
+#include "graph/text.h"
 #include "models/cell_language.h"
 
 namespace gatefuse {
@@ -475,7 +476,15 @@ std::string DescribeModelFile(const ModelFile& model) {
     }
     if (c.has_graph()) {
       absl::StrAppend(&out, "  graph ", c.graph().name(), ": ", c.graph().nodes_size(),
-                      " nodes, ", c.graph().outputs_size(), " outputs\n");
+                      " nodes, ", c.graph().outputs_size(), " outputs (unfused equations):\n");
+      // The file was validated on load, so the graph converts; its text form is
+      // the equations as the compiler sees them.
+      absl::StatusOr<Graph> g = FromProto(c.graph());
+      if (g.ok()) {
+        for (absl::string_view line : absl::StrSplit(PrintGraph(*g), '\n')) {
+          if (!line.empty()) absl::StrAppend(&out, "    ", line, "\n");
+        }
+      }
     }
   } else {
     out += "cell: none\n";

@@ -103,6 +103,7 @@ absl::StatusOr<Recurrent> Recurrent::Create(const CellSpec& spec, const Recurren
     Graph compiled = traced;
     GF_RETURN_IF_ERROR(pipeline.Run(compiled).status());
     r.fusion_ = FusionKind(compiled);
+    layer.source = traced;
     for (int d = 0; d < num_dirs; ++d) {
       Direction dir;
       dir.compiled = compiled;

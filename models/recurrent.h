@@ -85,7 +85,9 @@ class Recurrent {
   const std::string& fusion() const { return fusion_; }
   // The cell (state names, parameter shapes) of one layer.
   const Cell& cell(int layer) const { return layers_[layer].cell; }
-  // One layer's cell graph after the standard passes (the same for both directions).
+  // One layer's cell graph as traced from its equations (unfused), and after the
+  // standard passes (the same for both directions).
+  const Graph& source_cell(int layer) const { return layers_[layer].source; }
   const Graph& compiled_cell(int layer) const { return layers_[layer].directions[0].compiled; }
 
  private:
@@ -95,6 +97,7 @@ class Recurrent {
   };
   struct Layer {
     Cell cell;
+    Graph source;                       // traced, before the passes
     std::vector<Direction> directions;  // forward, then reverse if bidirectional
   };
 

@@ -5,6 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "graph/serialize.h"
+#include "graph/text.h"
 #include "models/cell_language.h"
 #include "ops/ops.h"
 
@@ -117,6 +119,20 @@ absl::StatusOr<ModelConfig> ConfigFromFile(const ModelFile& file) {
   auto rate = drop->float_params().find("rate");
   c.dropout = rate == drop->float_params().end() ? 0 : rate->second;
   return c;
+}
+
+// The cell graph a file stores (its unfused equations, first layer) must be the
+// one its cell source gives: a file whose equations and declared cell disagree is
+// refused rather than run with either.
+absl::Status CheckStoredGraph(const ModelFile& file, const Graph& rebuilt) {
+  if (!file.cell().has_graph()) return absl::OkStatus();
+  GF_ASSIGN_OR_RETURN(Graph stored, FromProto(file.cell().graph()));
+  if (PrintGraph(stored) != PrintGraph(rebuilt)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model file: the stored cell graph '", stored.name(),
+        "' is not the graph its cell source (", file.cell().kind(), ") gives"));
+  }
+  return absl::OkStatus();
 }
 
 // Copies every saved parameter into the model's leaf of the same name and shape.
@@ -253,6 +269,7 @@ std::vector<Var> TaskModel::ParamList() const {
 absl::Status TaskModel::ToModelFile(ModelFile& file) const {
   const RecurrentOptions& r = recurrent_.options();
   *file.mutable_cell() = CellSourceOf(config_.cell, r.input_size, r.hidden_size);
+  GF_ASSIGN_OR_RETURN(*file.mutable_cell()->mutable_graph(), ToProto(recurrent_.source_cell(0)));
   file.clear_layers();
   if (embedding_) {
     *file.add_layers() = MakeLayer(
@@ -276,6 +293,7 @@ absl::Status TaskModel::ToModelFile(ModelFile& file) const {
 absl::StatusOr<TaskModel> TaskModel::FromModelFile(const ModelFile& file) {
   GF_ASSIGN_OR_RETURN(ModelConfig config, ConfigFromFile(file));
   GF_ASSIGN_OR_RETURN(TaskModel model, Create(config));
+  GF_RETURN_IF_ERROR(CheckStoredGraph(file, model.recurrent_.source_cell(0)));
   GF_RETURN_IF_ERROR(LoadParameters(file, model.params_));
   return model;
 }

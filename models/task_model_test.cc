@@ -145,6 +145,14 @@ TEST(TaskModelTest, LoadRefusesMismatchedFiles) {
   *extra.add_parameters() = file.parameters(0);
   extra.mutable_parameters()->rbegin()->set_name("stray");
   EXPECT_THAT(TaskModel::FromModelFile(extra).status().message(), HasSubstr("'stray'"));
+  // Equations that are not the declared cell's: a gru graph under kind lstm.
+  ModelFile gru;
+  ASSERT_TRUE(TaskModel::Create(Config(Task::kLm, "gru"))->ToModelFile(gru).ok());
+  ASSERT_TRUE(file.cell().has_graph());
+  ModelFile swapped = file;
+  *swapped.mutable_cell()->mutable_graph() = gru.cell().graph();
+  EXPECT_THAT(TaskModel::FromModelFile(swapped).status().message(),
+              HasSubstr("is not the graph its cell source (lstm) gives"));
 }
 
 }  // namespace
