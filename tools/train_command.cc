@@ -1,12 +1,8 @@
-// gatefuse train | eval | predict | inspect: the three tasks from the command line.
-//
-// A run is defined by its settings (the flags, with per-task defaults), which are
-// stored as the model file's metadata under the flags' names; eval and --resume
-// rebuild the data and the model from them.
+// gatefuse train: a task model trained from the command line, with a progress bar,
+// per-epoch metrics to a CSV, a model file (--out) and checkpoints to resume from.
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -15,164 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "core/status.h"
-#include "models/data/datasets.h"
-#include "models/data/tokenizer.h"
 #include "models/model_file.h"
 #include "models/task_model.h"
 #include "models/trainer.h"
-#include "ops/ops.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/progress.h"
+#include "tools/run_settings.h"
 
 namespace gatefuse::cli {
 namespace {
-
-using Settings = std::map<std::string, std::string>;
-
-constexpr int kFailed = 1, kUsage = 2;
-
-// The flags that define a run (stored in the model file, fixed on --resume but
-// for epochs).
-const std::set<std::string> kRunFlags = {
-    "task", "cell", "layers",     "hidden",    "embed", "epochs",  "batch", "lr",  "lr-schedule",
-    "T",    "seed", "train-size", "test-size", "vocab", "dropout", "clip",  "data"};
-const std::set<std::string> kOutputFlags = {"csv", "out", "checkpoint-every", "checkpoint",
-                                            "resume"};
-
-Settings Defaults(const std::string& task) {
-  std::string spec = "layers=1 seed=1 lr-schedule=constant dropout=0 clip=1 bidirectional=0 ";
-  if (task == "adding") {
-    spec += "T=100 hidden=32 embed=0 epochs=10 batch=50 lr=0.01 train-size=10000 "
-            "test-size=1000 vocab=0 data=";
-  } else if (task == "lm") {
-    absl::StrAppend(&spec, "T=16 hidden=128 embed=64 epochs=3 batch=64 lr=0.005 train-size=20000 ",
-                    "test-size=2000 vocab=2000 data=", kMobyDickPath);
-  } else {
-    absl::StrAppend(&spec, "T=32 hidden=32 embed=32 epochs=10 batch=32 lr=0.01 train-size=0 ",
-                    "test-size=0 vocab=0 data=", kSentimentPath);
-  }
-  Settings s;
-  for (absl::string_view item : absl::StrSplit(spec, ' ', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
-    s.insert(kv);
-  }
-  return s;
-}
-
-// An integer in [min, max]; the caps keep a typo from asking for terabytes.
-absl::StatusOr<int64_t> IntSetting(const Settings& s, const std::string& key, int64_t min,
-                                   int64_t max = int64_t{1} << 40) {
-  int64_t v = 0;
-  const std::string& text = s.at(key);
-  if (!absl::SimpleAtoi(text, &v) || v < min || v > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", key, " takes an integer from ", min, " to ", max, ", got '", text, "'"));
-  }
-  return v;
-}
-
-absl::StatusOr<double> DoubleSetting(const Settings& s, const std::string& key) {
-  double v = 0;
-  const std::string& text = s.at(key);
-  if (!absl::SimpleAtod(text, &v) || !std::isfinite(v) || v < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", key, " takes a number >= 0, got '", text, "'"));
-  }
-  return v;
-}
-
-// Everything a run needs, typed and checked (the cell aside: see SetUp).
-struct RunConfig {
-  ModelConfig model;
-  TrainOptions train;
-  int64_t T = 0, train_size = 0, test_size = 0, vocab = 0;
-  std::string data;
-};
-
-absl::StatusOr<RunConfig> Resolve(const Settings& s) {
-  RunConfig r;
-  GF_ASSIGN_OR_RETURN(r.model.task, ParseTask(s.at("task")));
-  GF_ASSIGN_OR_RETURN(const int64_t layers, IntSetting(s, "layers", 1, 64));
-  r.model.num_layers = static_cast<int>(layers);
-  GF_ASSIGN_OR_RETURN(r.model.hidden, IntSetting(s, "hidden", 1, 16384));
-  GF_ASSIGN_OR_RETURN(r.model.embed,
-                      IntSetting(s, "embed", r.model.task == Task::kAdding ? 0 : 1, 16384));
-  GF_ASSIGN_OR_RETURN(r.model.dropout, DoubleSetting(s, "dropout"));
-  GF_ASSIGN_OR_RETURN(const int64_t seed, IntSetting(s, "seed", 0));
-  r.model.seed = r.train.seed = static_cast<uint64_t>(seed);
-  r.model.bidirectional = s.at("bidirectional") == "1";
-  GF_ASSIGN_OR_RETURN(r.train.epochs, IntSetting(s, "epochs", 1));
-  GF_ASSIGN_OR_RETURN(r.train.batch, IntSetting(s, "batch", 1, 1 << 16));
-  GF_ASSIGN_OR_RETURN(r.train.lr.lr, DoubleSetting(s, "lr"));
-  GF_ASSIGN_OR_RETURN(r.train.clip_norm, DoubleSetting(s, "clip"));
-  r.train.lr.kind = s.at("lr-schedule");
-  GF_ASSIGN_OR_RETURN(r.T, IntSetting(s, "T", r.model.task == Task::kAdding ? 2 : 1, 1 << 16));
-  GF_ASSIGN_OR_RETURN(r.train_size, IntSetting(s, "train-size", 0));
-  GF_ASSIGN_OR_RETURN(r.test_size, IntSetting(s, "test-size", 0, 1 << 20));
-  GF_ASSIGN_OR_RETURN(r.vocab, IntSetting(s, "vocab", 0, 1 << 22));
-  if (r.vocab == 1 || r.vocab == 2) {
-    return absl::InvalidArgumentError("--vocab must be 0 (no cap) or >= 3");
-  }
-  if (r.model.dropout >= 1) return absl::InvalidArgumentError("--dropout must be < 1");
-  r.data = s.at("data");
-  return r;
-}
-
-// For `train`: per-task defaults, then the flags.
-absl::StatusOr<Settings> SettingsFromFlags(const Args& args) {
-  if (!args.Has("task"))
-    return absl::InvalidArgumentError("train needs --task sentiment|adding|lm");
-  if (!args.Has("cell")) return absl::InvalidArgumentError("train needs --cell BUILTIN|FILE.cell");
-  GF_RETURN_IF_ERROR(ParseTask(args.Get("task", "")).status());
-  Settings s = Defaults(args.Get("task", ""));
-  for (const auto& [k, v] : args.flags) {
-    if (kRunFlags.count(k)) s[k] = v;
-  }
-  s["bidirectional"] = args.Has("bidirectional") ? "1" : "0";
-  s["task"] = args.Get("task", "");
-  return s;
-}
-
-// ---- data ----
-
-// At most n examples (all if n is 0), a seeded random choice kept in data order.
-absl::StatusOr<SequenceDataset> Cap(const SequenceDataset& d, int64_t n, uint64_t seed) {
-  if (n <= 0 || n >= d.size()) return d;
-  GF_ASSIGN_OR_RETURN(std::vector<int64_t> order, ShuffledIndices(d.size(), seed));
-  order.resize(n);
-  std::sort(order.begin(), order.end());
-  return Subset(d, order);
-}
-
-absl::StatusOr<TaskData> LoadData(const RunConfig& r) {
-  const Task task = r.model.task;
-  if (task == Task::kAdding) {
-    return TaskData::Adding(r.T, r.train_size, std::max<int64_t>(r.test_size, 1), r.train.seed);
-  }
-  TextTaskOptions options;
-  options.seed = r.train.seed;
-  options.max_len = r.T;
-  options.vocabulary.max_size = r.vocab;
-  TextTask text;
-  if (task == Task::kSentiment) {
-    GF_ASSIGN_OR_RETURN(SentimentData raw, LoadSentiment(r.data));
-    GF_ASSIGN_OR_RETURN(text, MakeSentimentTask(raw, options));
-  } else {
-    GF_ASSIGN_OR_RETURN(MobyDickText book, LoadMobyDick(r.data));
-    GF_ASSIGN_OR_RETURN(text, MakeNextWordTask(book.sentences, options));
-  }
-  GF_ASSIGN_OR_RETURN(text.train, Cap(text.train, r.train_size, r.train.seed + 1));
-  GF_ASSIGN_OR_RETURN(text.test, Cap(text.test, r.test_size, r.train.seed + 2));
-  return TaskData::Text(task, std::move(text), r.T);
-}
-
-// ---- output ----
 
 std::string EpochLine(const EpochMetrics& m, int64_t epochs, const std::string& metric) {
   return absl::StrFormat(
@@ -194,11 +45,6 @@ absl::Status AppendCsv(const std::string& path, const EpochMetrics& m, const std
   out << absl::StrFormat("%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f\n", m.epoch, m.step, m.train.loss,
                          m.test.loss, m.train.metric, m.test.metric, m.examples_per_s, m.seconds);
   return out ? absl::OkStatus() : absl::DataLossError(absl::StrCat("writing ", path, " failed"));
-}
-
-int Fail(const char* command, int code, const absl::Status& status) {
-  std::fprintf(stderr, "gatefuse %s: %s\n", command, std::string(status.message()).c_str());
-  return code;
 }
 
 int64_t CountParameters(const TaskModel& model) {
@@ -252,33 +98,6 @@ absl::StatusOr<TrainFlags> OutputFlags(const Args& args) {
   return f;
 }
 
-// The settings a model file was trained with (its metadata).
-absl::StatusOr<Settings> StoredSettings(const ModelFile& file, const std::string& path) {
-  Settings s(file.metadata().begin(), file.metadata().end());
-  s.erase("fusion");
-  s.erase("created_by");
-  for (const std::string& key : kRunFlags) {
-    if (!s.count(key)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": metadata has no '", key, "' (not written by gatefuse train)"));
-    }
-  }
-  if (!s.count("bidirectional")) s["bidirectional"] = "0";
-  return s;
-}
-
-// A text model only makes sense with the ids it was trained with.
-absl::Status CheckVocabulary(const ModelFile& file, const TaskData& data) {
-  if (data.task() == Task::kAdding ||
-      std::vector<std::string>(file.vocabulary().begin(), file.vocabulary().end()) ==
-          data.text().vocab.tokens()) {
-    return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(
-      "the data gives another vocabulary than the model file's; is it the data the model was "
-      "trained on?");
-}
-
 // For --resume: the checkpoint's settings; only --epochs may change.
 absl::StatusOr<Settings> SettingsFromCheckpoint(const Args& args, const ModelFile& file) {
   if (!file.has_checkpoint()) {
@@ -296,8 +115,6 @@ absl::StatusOr<Settings> SettingsFromCheckpoint(const Args& args, const ModelFil
   }
   return s;
 }
-
-// ---- train ----
 
 // The parts of a training run, set up from the flags (or a checkpoint).
 struct Session {
@@ -412,93 +229,6 @@ absl::Status TrainAndReport(Session& s) {
   return absl::OkStatus();
 }
 
-// ---- loading a saved model ----
-
-struct Loaded {
-  ModelFile file;
-  Settings settings;
-  RunConfig config;
-  std::optional<TaskModel> model;
-};
-
-absl::Status LoadSaved(const std::string& path, Loaded& l) {
-  GF_ASSIGN_OR_RETURN(l.file, LoadModelFile(path));
-  GF_ASSIGN_OR_RETURN(l.settings, StoredSettings(l.file, path));
-  GF_ASSIGN_OR_RETURN(l.config, Resolve(l.settings));
-  GF_ASSIGN_OR_RETURN(l.model, TaskModel::FromModelFile(l.file));
-  return absl::OkStatus();
-}
-
-absl::Status EvalSaved(const Loaded& l) {
-  GF_ASSIGN_OR_RETURN(TaskData data, LoadData(l.config));
-  GF_RETURN_IF_ERROR(CheckVocabulary(l.file, data));
-  GF_ASSIGN_OR_RETURN(Evaluation e, EvaluateTest(*l.model, data));
-  GF_ASSIGN_OR_RETURN(double baseline, data.Baseline());
-  std::printf("fused kernel: %s\ntest: %lld examples, loss %.4f\n", l.model->fusion().c_str(),
-              static_cast<long long>(e.examples), e.loss);
-  std::printf("final: %s=%.4f baseline=%.4f\n", MetricName(l.config.model.task).c_str(), e.metric,
-              baseline);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<std::pair<double, std::string>>> TopWords(const Tensor& logits,
-                                                                     const Vocabulary& vocab,
-                                                                     int64_t k) {
-  GF_ASSIGN_OR_RETURN(Var probs, Softmax(Var::Constant(logits), -1));
-  std::vector<std::pair<double, std::string>> ranked;
-  for (int64_t id = 2; id < vocab.size(); ++id) {  // never <pad> or <unk>
-    ranked.push_back({probs.value().At(id), vocab.tokens()[id]});
-  }
-  k = std::min<int64_t>(k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  ranked.resize(k);
-  return ranked;
-}
-
-absl::Status PredictText(const Loaded& l, const std::string& text, int64_t top) {
-  const Task task = l.config.model.task;
-  if (task == Task::kAdding) {
-    return absl::InvalidArgumentError("predict --text works for sentiment and lm models");
-  }
-  GF_ASSIGN_OR_RETURN(Vocabulary vocab,
-                      Vocabulary::FromTokens(std::vector<std::string>(l.file.vocabulary().begin(),
-                                                                      l.file.vocabulary().end())));
-  const std::vector<int64_t> ids = vocab.Encode(Tokenize(text));
-  if (ids.empty()) return absl::InvalidArgumentError("--text has no words");
-  GF_ASSIGN_OR_RETURN(PaddedSequences padded, PadSequences({ids}, l.config.T));
-  NoGradGuard no_grad;
-  GF_ASSIGN_OR_RETURN(Var out,
-                      l.model->Forward({padded.ids, LengthsTensor(padded.lengths)}, false, 0));
-  if (task == Task::kSentiment) {
-    const double p = 1.0 / (1.0 + std::exp(-out.value().At(0)));
-    std::printf("probability %.4f  label %d (%s)\n", p, p > 0.5 ? 1 : 0, p > 0.5 ? "good" : "bad");
-    return absl::OkStatus();
-  }
-  GF_ASSIGN_OR_RETURN(auto words, TopWords(out.value(), vocab, top));
-  std::printf("next word:");
-  for (const auto& [p, w] : words) std::printf("  %s %.4f", w.c_str(), p);
-  std::printf("\n");
-  return absl::OkStatus();
-}
-
-// Parses `argv`, which must name --model, and loads the model: 0, or the exit status.
-int ParseAndLoad(const char* command, const std::vector<std::string>& argv,
-                 const std::set<std::string>& valued, Args& args, Loaded& l) {
-  absl::StatusOr<Args> parsed = ParseArgs(argv, valued, {});
-  absl::Status st = parsed.status();
-  if (st.ok() && !parsed->positionals.empty()) {
-    st = absl::InvalidArgumentError(
-        absl::StrCat("unexpected argument '", parsed->positionals[0], "'"));
-  }
-  if (st.ok() && !parsed->Has("model")) st = absl::InvalidArgumentError("needs --model MODEL");
-  if (st.ok()) {
-    args = *parsed;
-    st = LoadSaved(args.Get("model", ""), l);
-  }
-  return st.ok() ? 0 : Fail(command, kUsage, st);
-}
-
 }  // namespace
 
 int Train(const std::vector<std::string>& argv) {
@@ -517,47 +247,6 @@ int Train(const std::vector<std::string>& argv) {
     return Fail("train", st.code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed, st);
   }
   if (absl::Status st = TrainAndReport(s); !st.ok()) return Fail("train", kFailed, st);
-  return 0;
-}
-
-int Eval(const std::vector<std::string>& argv) {
-  Args args;
-  Loaded l;
-  if (int rc = ParseAndLoad("eval", argv, {"model"}, args, l); rc != 0) return rc;
-  if (absl::Status st = EvalSaved(l); !st.ok()) return Fail("eval", kFailed, st);
-  return 0;
-}
-
-int Predict(const std::vector<std::string>& argv) {
-  Args args;
-  Loaded l;
-  if (int rc = ParseAndLoad("predict", argv, {"model", "text", "top"}, args, l); rc != 0) {
-    return rc;
-  }
-  absl::StatusOr<int64_t> top = args.GetInt("top", 5);
-  absl::Status st = !args.Has("text") ? absl::InvalidArgumentError("needs --text \"...\"")
-                    : !top.ok() || *top < 1
-                        ? absl::InvalidArgumentError("--top takes an integer >= 1")
-                        : PredictText(l, args.Get("text", ""), *top);
-  return st.ok() ? 0 : Fail("predict", kUsage, st);
-}
-
-int Inspect(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = ParseArgs(argv, {}, {});
-  if (!args.ok()) return Fail("inspect", kUsage, args.status());
-  if (args->positionals.size() != 1) {
-    return Fail("inspect", kUsage, absl::InvalidArgumentError("usage: gatefuse inspect MODEL"));
-  }
-  absl::StatusOr<ModelFile> file = LoadModelFile(args->positionals[0]);
-  if (!file.ok()) return Fail("inspect", kFailed, file.status());
-  std::printf("%s", DescribeModelFile(*file).c_str());
-  absl::StatusOr<TaskModel> model = TaskModel::FromModelFile(*file);
-  if (model.ok()) {
-    std::printf("fused kernel on load: %s\n", model->fusion().c_str());
-  } else {
-    std::printf("fused kernel on load: (not a task model: %s)\n",
-                std::string(model.status().message()).c_str());
-  }
   return 0;
 }
 
