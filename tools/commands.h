@@ -10,7 +10,7 @@ namespace gatefuse::cli {
 
 int Refcheck(const std::vector<std::string>& argv);
 int Compile(const std::vector<std::string>& argv);
-// tools/train_command.cc
+// tools/train_command.cc (Train), tools/model_commands.cc (the others)
 int Train(const std::vector<std::string>& argv);
 int Eval(const std::vector<std::string>& argv);
 int Predict(const std::vector<std::string>& argv);

@@ -2,7 +2,8 @@
 //
 //   gatefuse refcheck --path tape FILE...
 //   gatefuse compile --cell KIND --size I=<n>,H=<n> [--dump-after PASS|all] [--dot FILE]
-//   gatefuse train|eval|predict|inspect ...   (tools/train_command.cc)
+//   gatefuse train ...                (tools/train_command.cc)
+//   gatefuse eval|predict|inspect ... (tools/model_commands.cc)
 //   gatefuse plot METRICS.csv --out FILE.png [--stacked]
 #include <cstdio>
 #include <string>
