@@ -4,7 +4,7 @@
 //     primitive (RnnForward + RnnBackward) at T=100, B=64, I=H=512: GFLOP/s ratio;
 //   - mgu at the same sizes vs the plan's GEMMs run back to back by oneDNN;
 //   - the custom path vs the op-by-op tape path at T=100, B=16, I=H=128.
-// Usage: compiled_sequence_benchmark [REPS [lstm|mgu|small]]
+// Usage: compiled_sequence_benchmark [REPS [lstm|mgu|small|lstm-custom|small-custom]]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -158,12 +158,17 @@ double GemmFlops(const std::vector<PlanGemm>& gemms) {
 
 int Main() {
   std::printf("training (forward + backward), best of %d alternating runs\n", reps);
-  if (only.empty() || only == "lstm") {
+  if (only.empty() || only == "lstm" || only == "lstm-custom") {
     const int64_t T = 100, B = 64, I = 512, H = 512;
     Setup lstm = MakeSetup("lstm", T, B, I, H);
     absl::StatusOr<Graph> g = Compile(lstm.cell, /*recognize=*/false);
     if (!g.ok()) return 1;
     const double flops = 3.0 * 2.0 * T * B * (I + H) * 4 * H;
+    if (only == "lstm-custom") {  // for profiling the custom path alone
+      std::printf("lstm custom %7.1f ms\n",
+                  BestSeconds({[&] { return TrainGraph(*g, lstm); }})[0] * 1e3);
+      return 0;
+    }
     absl::StatusOr<std::vector<PlanGemm>> gemms = CompiledSequenceGemms(*g, T, B, true);
     Check(gemms.status());
     const std::vector<double> t =
