@@ -247,16 +247,25 @@ onednn::RnnParams ParamsOf(const Parsed& p, const std::vector<Tensor>& in) {
   onednn::RnnParams params{
       SlotPointers<const float*>(s.w_layer, get), SlotPointers<const float*>(s.w_iter, get),
       SlotPointers<const float*>(s.bias, get), SlotPointers<const float*>(s.peephole, get), {}};
-  for (size_t k = 0; k < p.roles.size(); ++k) {
-    const Tensor& t = in[first + k];
-    params.contents_key.push_back(t.write_stamp());
-    params.contents_key.push_back(static_cast<uint64_t>(t.offset()));
-  }
+  auto key = [&](const std::vector<int>& roles) {
+    std::vector<uint64_t> k;
+    for (int role : roles) {
+      const Tensor* t = role < 0 ? nullptr : &in[first + role];
+      k.push_back(t ? t->write_stamp() : 0);
+      k.push_back(t ? static_cast<uint64_t>(t->offset()) : 0);
+    }
+    if (s.tied_slot >= 0) k.push_back(uint64_t{1} << 63 | s.tied_slot);  // not the plain layout
+    return k;
+  };
   if (s.tied_slot >= 0) {
     params.negated.assign(s.w_layer.size(), false);
     params.negated[s.tied_slot] = true;
-    params.contents_key.push_back(uint64_t{1} << 63 | s.tied_slot);  // not the plain layout
   }
+  params.w_layer_key = key(s.w_layer);
+  params.w_iter_key = key(s.w_iter);
+  std::vector<int> vectors = s.bias;
+  vectors.insert(vectors.end(), s.peephole.begin(), s.peephole.end());
+  params.bias_key = key(vectors);
   return params;
 }
 

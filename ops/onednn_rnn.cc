@@ -227,7 +227,8 @@ void Zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().ge
 struct LoadedParams {
   WeightBuffer w_layer, w_iter;
   memory bias, peephole;
-  std::vector<uint64_t> key;  // empty: unknown, pack on the next call
+  // What each part was packed from (RnnParams' keys); empty: unknown, pack next call.
+  std::vector<uint64_t> w_layer_key, w_iter_key, bias_key;
 };
 
 LoadedParams MakeLoadedParams(const RnnDims& d, const dnnl::rnn_primitive_desc_base& pd) {
@@ -344,22 +345,42 @@ absl::Status CheckParams(const RnnDims& d, const RnnParams& p) {
   return absl::OkStatus();
 }
 
-// Packs the parameters into a plan's buffers and runs the weight reorders, unless
-// they hold these contents already.
+// Whether a part holds `key`'s contents already; if not, forgets what it held (so
+// a throw while packing leaves it unknown).
+bool Current(const std::vector<uint64_t>& key, std::vector<uint64_t>& held) {
+  if (!key.empty() && key == held) return true;
+  held.clear();
+  return false;
+}
+
+// Packs each part of the parameters that changed into a plan's buffers (and runs
+// its reorder).
 void Load(const RnnDims& d, const RnnParams& p, LoadedParams& to) {
-  if (!p.contents_key.empty() && p.contents_key == to.key) return;
-  to.key.clear();  // a throw below leaves the buffers unknown
-  PackGates(p.w_layer, p.negated, d.I, d.H, Data(to.w_layer.plain));
-  PackGates(p.w_iter, p.negated, d.H, d.H, Data(to.w_iter.plain));
-  PackVectors(p.bias, p.negated, d.H, Data(to.bias));
-  if (HasPeepholes(d.cell)) PackVectors(p.peephole, {}, d.H, Data(to.peephole));
-  for (WeightBuffer* w : {&to.w_layer, &to.w_iter}) {
-    if (w->needs_convert) {
-      w->convert.execute(Stream(), {{DNNL_ARG_FROM, w->plain}, {DNNL_ARG_TO, w->prim}});
+  struct Part {
+    const std::vector<const float*>& slots;
+    const std::vector<uint64_t>& key;
+    std::vector<uint64_t>& held;
+    int64_t rows;
+    WeightBuffer& buffer;
+  };
+  bool reordered = false;
+  for (Part part : {Part{p.w_layer, p.w_layer_key, to.w_layer_key, d.I, to.w_layer},
+                    Part{p.w_iter, p.w_iter_key, to.w_iter_key, d.H, to.w_iter}}) {
+    if (Current(part.key, part.held)) continue;
+    PackGates(part.slots, p.negated, part.rows, d.H, Data(part.buffer.plain));
+    if (part.buffer.needs_convert) {
+      part.buffer.convert.execute(Stream(), {{DNNL_ARG_FROM, part.buffer.plain},
+                                             {DNNL_ARG_TO, part.buffer.prim}});
+      reordered = true;
     }
+    part.held = part.key;
   }
-  Stream().wait();
-  to.key = p.contents_key;
+  if (!Current(p.bias_key, to.bias_key)) {
+    PackVectors(p.bias, p.negated, d.H, Data(to.bias));
+    if (HasPeepholes(d.cell)) PackVectors(p.peephole, {}, d.H, Data(to.peephole));
+    to.bias_key = p.bias_key;
+  }
+  if (reordered) Stream().wait();
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 //
 // Primitive descriptors, primitives and the packed-weight, bias, diff-weight and
 // workspace-copy buffers are cached per (cell, propagation, T, B, I, H) and reused;
-// the weights are packed again only when RnnParams::contents_key changes (or is
+// the weights are packed again only when their RnnParams keys change (or are
 // empty), so a training loop packs once per optimizer step and inference once. Calls that share a
 // plan are serialised by its mutex. dnnl::error comes back as an Internal Status.
 #ifndef GATEFUSE_OPS_ONEDNN_RNN_H_
@@ -48,10 +48,12 @@ struct RnnDims {
 // [H, H], bias[k] and peephole[k] are [H]; a null bias or peephole is zero.
 struct RnnParams {
   std::vector<const float*> w_layer, w_iter, bias, peephole;
-  // Identifies the parameters' contents (e.g. each tensor's write stamp and offset);
-  // when non-empty and equal to the last call's, the weights packed then are reused.
-  // Empty: always packed.
-  std::vector<uint64_t> contents_key;
+  // Identify the contents of each part (e.g. its tensors' write stamps and
+  // offsets): the input weights, the recurrent weights, and the bias with the
+  // peepholes. A part whose key is non-empty and equal to the last call's keeps
+  // what was packed then (a GRU's summed biases may be new every call while its
+  // weights are not). Empty: always packed.
+  std::vector<uint64_t> w_layer_key, w_iter_key, bias_key;
   // Slots packed negated (w_layer, w_iter and bias alike), by slot index; empty: none.
   // CIFG runs on the LSTM primitive with slot f = -(slot i): σ(-a) = 1 - σ(a).
   std::vector<bool> negated;
