@@ -358,6 +358,23 @@ TEST(FusedSequenceTest, InPlaceParameterChangeIsSeen) {
   ASSERT_TRUE(after.ok() && fresh.ok());
   EXPECT_NE((*after)[0].value().ToVector(), (*before)[0].value().ToVector());
   EXPECT_EQ((*after)[0].value().ToVector(), (*fresh)[0].value().ToVector());
+
+  // Each part is keyed on its own: a change of one bias alone, or one recurrent
+  // weight alone, is seen too.
+  for (const std::string role : {"b_f", "U_o"}) {
+    SCOPED_TRACE(role);
+    const size_t k = std::find(p.roles.begin(), p.roles.end(), role) - p.roles.begin();
+    ASSERT_LT(k, p.roles.size());
+    absl::StatusOr<std::vector<Var>> was = RunConstants(p);
+    p.values[k].data<float>()[1] -= 0.25f;
+    absl::StatusOr<std::vector<Var>> now = RunConstants(p);
+    Problem clone = p;
+    for (Tensor& t : clone.values) t = t.Clone();
+    absl::StatusOr<std::vector<Var>> want = RunConstants(clone);
+    ASSERT_TRUE(was.ok() && now.ok() && want.ok());
+    EXPECT_NE((*now)[0].value().ToVector(), (*was)[0].value().ToVector());
+    EXPECT_EQ((*now)[0].value().ToVector(), (*want)[0].value().ToVector());
+  }
 }
 
 TEST(FusedSequenceTest, BadInputsAreInvalidArgumentNamingTheOp) {
