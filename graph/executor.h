@@ -7,8 +7,11 @@
 // @invariant nodes run once before the loop, @hoisted nodes run once for all T
 // steps on the input reshaped to [T*B, ...] and are sliced per step.
 //
-// A recognised cell (one FusedCell per step) in f32 runs the whole sequence as one
-// FusedSequence op: one oneDNN RNN primitive forward, one backward.
+// In f32 the whole sequence is one tape node: a recognised cell (one FusedCell per
+// step) runs as one FusedSequence op (one oneDNN RNN primitive forward, one
+// backward), any other compiled cell as one CompiledSequence op
+// (graph/compiled_sequence.h). f64, and graphs the passes have not placed, run op
+// by op: the reference the fused paths are checked against.
 //
 // Shapes are inferred again from the actual inputs, so a graph traced at one batch
 // size runs at any other.
