@@ -129,7 +129,7 @@ absl::Status TrainOneDnnLstm(int64_t T, int64_t B, int64_t I, int64_t H) {
     pg.w_iter.push_back(du + g * H * H);
     pg.bias.push_back(db + g * H);
   }
-  params.contents_key = {1};  // the weights do not change: packed once
+  params.w_layer_key = params.w_iter_key = params.bias_key = {1};  // unchanged: packed once
   GF_RETURN_IF_ERROR(onednn::RnnForward(d, params, {x, h0, c0, y, hT, cT, ws->data()}));
   onednn::RnnBackwardArgs args{x, h0, c0, y, hT, cT, ws->data(), true, dy, dhT, dcT, dx, dh0, dc0};
   return onednn::RnnBackward(d, params, args, pg);
