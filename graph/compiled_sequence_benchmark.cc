@@ -131,7 +131,7 @@ absl::Status TrainOneDnnLstm(int64_t T, int64_t B, int64_t I, int64_t H) {
   }
   params.w_layer_key = params.w_iter_key = params.bias_key = {1};  // unchanged: packed once
   GF_RETURN_IF_ERROR(onednn::RnnForward(d, params, {x, h0, c0, y, hT, cT, ws->data()}));
-  onednn::RnnBackwardArgs args{x, h0, c0, y, hT, cT, ws->data(), true, dy, dhT, dcT, dx, dh0, dc0};
+  onednn::RnnBackwardArgs args{x, h0, c0, y, hT, cT, ws->data(), dy, dhT, dcT, dx, dh0, dc0};
   return onednn::RnnBackward(d, params, args, pg);
 }
 

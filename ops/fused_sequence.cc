@@ -350,7 +350,6 @@ absl::StatusOr<std::vector<Tensor>> SequenceGradKernel(const KernelContext& c) {
     GF_ASSIGN_OR_RETURN(recomputed, RecomputeWorkspace(p, d, in));
     args.workspace = recomputed.raw_data();
   }
-  args.workspace_in_place = true;
   args.dy = f(dy);
   args.dhT = f(dy + 1);
   args.dx = g(0);

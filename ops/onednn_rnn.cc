@@ -255,7 +255,7 @@ struct BackwardPlan {
   dnnl::primitive prim;
   LoadedParams params;
   WeightBuffer dw_layer, dw_iter;
-  memory dbias, dpeephole, workspace;
+  memory dbias, dpeephole;
   int64_t forward_workspace_bytes = 0;
 };
 
@@ -308,7 +308,6 @@ absl::StatusOr<BackwardPlan*> GetBackwardPlan(const RnnDims& d) {
       plan->dw_iter = MakeWeightBuffer(m.w_iter_plain, plan->pd.diff_weights_iter_desc(), false);
       plan->dbias = memory(m.bias, Engine());
       if (HasPeepholes(d.cell)) plan->dpeephole = memory(m.peephole, Engine());
-      plan->workspace = memory(plan->pd.workspace_desc(), Engine());
       plan->forward_workspace_bytes = fwd.workspace_bytes;
       slot = std::move(plan);
     }
@@ -404,6 +403,26 @@ absl::StatusOr<int64_t> RnnWorkspaceBytes(const RnnDims& dims) {
   return plan->workspace_bytes;
 }
 
+// What forward and backward both read: the sequence, the states, the packed
+// parameters and the forward's outputs.
+Args DataArgs(const RnnDims& d, const Descs& m, const LoadedParams& w, const float* x,
+              const float* h0, const float* c0, const float* y, const float* hT,
+              const float* cT) {
+  Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, x)},
+               {DNNL_ARG_SRC_ITER, User(m.state, h0)},
+               {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
+               {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
+               {DNNL_ARG_BIAS, w.bias},
+               {DNNL_ARG_DST_LAYER, User(m.y, y)},
+               {DNNL_ARG_DST_ITER, User(m.state, hT)}};
+  if (HasCellState(d.cell)) {
+    args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, c0)});
+    args.insert({DNNL_ARG_DST_ITER_C, User(m.state, cT)});
+  }
+  if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
+  return args;
+}
+
 absl::Status RnnForward(const RnnDims& d, const RnnParams& p, const RnnForwardArgs& a) {
   GF_RETURN_IF_ERROR(CheckParams(d, p));
   const bool training = a.workspace != nullptr;
@@ -412,19 +431,7 @@ absl::Status RnnForward(const RnnDims& d, const RnnParams& p, const RnnForwardAr
   return Call("RNN forward", [&] {
     const Descs m = MakeDescs(d);
     Load(d, p, plan->params);
-    const LoadedParams& w = plan->params;
-    Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, a.x)},
-                 {DNNL_ARG_SRC_ITER, User(m.state, a.h0)},
-                 {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
-                 {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
-                 {DNNL_ARG_BIAS, w.bias},
-                 {DNNL_ARG_DST_LAYER, User(m.y, a.y)},
-                 {DNNL_ARG_DST_ITER, User(m.state, a.hT)}};
-    if (HasCellState(d.cell)) {
-      args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, a.c0)});
-      args.insert({DNNL_ARG_DST_ITER_C, User(m.state, a.cT)});
-    }
-    if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
+    Args args = DataArgs(d, m, plan->params, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
     if (training) args.insert({DNNL_ARG_WORKSPACE, User(plan->pd.workspace_desc(), a.workspace)});
     plan->prim.execute(Stream(), args);
     Stream().wait();
@@ -437,7 +444,7 @@ absl::Status RnnBackward(const RnnDims& d, const RnnParams& p, const RnnBackward
   GF_RETURN_IF_ERROR(
       CheckSlots(d, g.w_layer.size(), g.w_iter.size(), g.bias.size(), g.peephole.size()));
   GF_ASSIGN_OR_RETURN(BackwardPlan * plan, GetBackwardPlan(d));
-  if (static_cast<int64_t>(plan->workspace.get_desc().get_size()) !=
+  if (static_cast<int64_t>(plan->pd.workspace_desc().get_size()) !=
       plan->forward_workspace_bytes) {
     return absl::InternalError("oneDNN RNN: backward and forward workspaces differ in size");
   }
@@ -445,43 +452,25 @@ absl::Status RnnBackward(const RnnDims& d, const RnnParams& p, const RnnBackward
   return Call("RNN backward", [&] {
     const Descs m = MakeDescs(d);
     Load(d, p, plan->params);
-    // The primitive accumulates into the weight diffs and overwrites its workspace.
+    // The primitive accumulates into the weight diffs.
     Zero(plan->dw_layer.prim);
     Zero(plan->dw_iter.prim);
     Zero(plan->dbias);
     if (HasPeepholes(d.cell)) Zero(plan->dpeephole);
-    memory workspace = plan->workspace;
-    if (a.workspace_in_place) {
-      workspace = User(plan->pd.workspace_desc(), a.workspace);
-    } else {
-      std::memcpy(workspace.get_data_handle(), a.workspace, workspace.get_desc().get_size());
-    }
-    const LoadedParams& w = plan->params;
-    Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, a.x)},
-                 {DNNL_ARG_SRC_ITER, User(m.state, a.h0)},
-                 {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
-                 {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
-                 {DNNL_ARG_BIAS, w.bias},
-                 {DNNL_ARG_DST_LAYER, User(m.y, a.y)},
-                 {DNNL_ARG_DST_ITER, User(m.state, a.hT)},
-                 {DNNL_ARG_WORKSPACE, workspace},
+    Args args = DataArgs(d, m, plan->params, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
+    args.insert({{DNNL_ARG_WORKSPACE, User(plan->pd.workspace_desc(), a.workspace)},
                  {DNNL_ARG_DIFF_DST_LAYER, User(m.y, a.dy)},
                  {DNNL_ARG_DIFF_DST_ITER, User(m.state, a.dhT)},
                  {DNNL_ARG_DIFF_SRC_LAYER, User(m.x, a.dx)},
                  {DNNL_ARG_DIFF_SRC_ITER, User(m.state, a.dh0)},
                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, plan->dw_layer.prim},
                  {DNNL_ARG_DIFF_WEIGHTS_ITER, plan->dw_iter.prim},
-                 {DNNL_ARG_DIFF_BIAS, plan->dbias}};
+                 {DNNL_ARG_DIFF_BIAS, plan->dbias}});
     if (HasCellState(d.cell)) {
-      args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, a.c0)});
-      args.insert({DNNL_ARG_DST_ITER_C, User(m.state, a.cT)});
       args.insert({DNNL_ARG_DIFF_DST_ITER_C, User(m.state, a.dcT)});
       args.insert({DNNL_ARG_DIFF_SRC_ITER_C, User(m.state, a.dc0)});
     }
-    if (HasPeepholes(d.cell)) {
-      args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
-      args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plan->dpeephole});
-    }
+    if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plan->dpeephole});
     plan->prim.execute(Stream(), args);
     for (WeightBuffer* w : {&plan->dw_layer, &plan->dw_iter}) {
       if (w->needs_convert) {

@@ -13,11 +13,12 @@
 // GRU and LBR-GRU u, r, o with h' = u h + (1 - u) o; the LBR-GRU bias has a fourth slot u'
 // for the recurrent bias inside r * (U_o h + b_u'); vanilla RNN one slot.
 //
-// Primitive descriptors, primitives and the packed-weight, bias, diff-weight and
-// workspace-copy buffers are cached per (cell, propagation, T, B, I, H) and reused;
-// the weights are packed again only when their RnnParams keys change (or are
-// empty), so a training loop packs once per optimizer step and inference once. Calls that share a
-// plan are serialised by its mutex. dnnl::error comes back as an Internal Status.
+// Primitive descriptors, primitives and the packed-weight, bias and diff-weight
+// buffers are cached per (cell, propagation, T, B, I, H) and reused; the weights
+// are packed again only when their RnnParams keys change (or are empty), so a
+// training loop packs once per optimizer step and inference once. Calls that
+// share a plan are serialised by its mutex. dnnl::error comes back as an Internal
+// Status.
 #ifndef GATEFUSE_OPS_ONEDNN_RNN_H_
 #define GATEFUSE_OPS_ONEDNN_RNN_H_
 
@@ -78,11 +79,9 @@ struct RnnForwardArgs {
 
 struct RnnBackwardArgs {
   const float *x, *h0, *c0, *y, *hT, *cT;
-  // A forward-training workspace of the same dims. The primitive overwrites the
-  // workspace it reads: with workspace_in_place it is given this one (which is
-  // then spent), else a copy.
+  // A forward-training workspace of the same dims. The backward primitive works in
+  // it, so it is spent afterwards: a second backward needs a new forward run.
   void* workspace;
-  bool workspace_in_place = false;
   const float *dy, *dhT, *dcT;
   float *dx, *dh0, *dc0;
 };
