@@ -4,8 +4,8 @@
 #include "gtest/gtest.h"
 #include "graph/executor.h"
 #include "graph/sequence_compare.h"
-#include "models/cell.h"
-#include "models/cell_graph.h"
+#include "models/cells/cell.h"
+#include "models/cells/cell_graph.h"
 #include "passes/recognize_cell.h"
 #include "passes/standard_pipeline.h"
 

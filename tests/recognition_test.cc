@@ -14,7 +14,7 @@
 #include "gmock/gmock.h"
 #include "graph/sequence_compare.h"
 #include "gtest/gtest.h"
-#include "models/cell_language.h"
+#include "models/cells/cell_language.h"
 #include "passes/recognize_cell.h"
 #include "passes/standard_pipeline.h"
 

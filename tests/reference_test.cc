@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "models/reference.h"
+#include "models/cells/reference.h"
 
 namespace gatefuse {
 namespace {

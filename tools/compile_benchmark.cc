@@ -12,8 +12,8 @@
 
 #include "core/status.h"
 #include "graph/trace.h"
-#include "models/cell.h"
-#include "models/cell_graph.h"
+#include "models/cells/cell.h"
+#include "models/cells/cell_graph.h"
 #include "passes/standard_pipeline.h"
 
 namespace gatefuse {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the model-file loader (models/model_file_fuzzer.cc) with libFuzzer.
+# Fuzzes the model-file loader (models/io/model_file_fuzzer.cc) with libFuzzer.
 #
 #   tools/fuzz_model_file.sh [SECONDS] [WORKDIR]      # default: 60 s, a fresh temp dir
 #
@@ -22,7 +22,7 @@ command -v "$CXX" >/dev/null || { echo "no $CXX: apt-get install clang libclang-
 command -v protoc >/dev/null || { echo "no protoc: apt-get install protobuf-compiler" >&2; exit 2; }
 
 # ---- generated protobuf code ----
-(cd "$ROOT" && protoc -I. --cpp_out="$WORK/gen" graph/graph.proto models/model_file.proto)
+(cd "$ROOT" && protoc -I. --cpp_out="$WORK/gen" graph/graph.proto models/io/model_file.proto)
 
 # ---- sources: the libraries the loader depends on, tests and tools excluded ----
 SOURCES=()
@@ -30,9 +30,9 @@ for f in "$ROOT"/core/*.cc "$ROOT"/ops/*.cc "$ROOT"/graph/*.cc; do
   case "$f" in *_test.cc|*_benchmark.cc) continue ;; esac
   SOURCES+=("$f")
 done
-SOURCES+=("$ROOT/models/cell.cc" "$ROOT/models/cell_graph.cc" "$ROOT/models/cell_language.cc"
-          "$ROOT/models/model_file.cc" "$ROOT/models/model_file_fuzzer.cc"
-          "$WORK/gen/graph/graph.pb.cc" "$WORK/gen/models/model_file.pb.cc")
+SOURCES+=("$ROOT/models/cells/cell.cc" "$ROOT/models/cells/cell_graph.cc" "$ROOT/models/cells/cell_language.cc"
+          "$ROOT/models/io/model_file.cc" "$ROOT/models/io/model_file_fuzzer.cc"
+          "$WORK/gen/graph/graph.pb.cc" "$WORK/gen/models/io/model_file.pb.cc")
 
 CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer
           -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

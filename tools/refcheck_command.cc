@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "models/reference.h"
+#include "models/cells/reference.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 

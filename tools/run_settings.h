@@ -13,9 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "models/model_file.h"
-#include "models/task_model.h"
-#include "models/trainer.h"
+#include "models/io/model_file.h"
+#include "models/tasks/task_model.h"
+#include "models/tasks/trainer.h"
 #include "tools/args.h"
 
 namespace gatefuse::cli {

@@ -6,9 +6,9 @@
 #include <cstdio>
 
 #include "core/status.h"
-#include "models/adding.h"
-#include "models/cell.h"
-#include "models/optimizer.h"
+#include "models/tasks/adding.h"
+#include "models/cells/cell.h"
+#include "models/nn/optimizer.h"
 #include "ops/ops.h"
 #include "tools/args.h"
 

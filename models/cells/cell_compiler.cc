@@ -1,0 +1,381 @@
+// The .cell compiler: a parsed CellSource with bound sizes becomes a verified
+// cell graph (cell_language.h); and a cell graph becomes a Cell.
+#include "models/cells/cell_language.h"
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "graph/executor.h"
+#include "graph/verifier.h"
+#include "models/cells/cell_language_internal.h"
+
+namespace gatefuse {
+namespace {
+
+using cell_language_internal::ErrorAt;
+using cell_language_internal::FormatNumber;
+using cell_language_internal::IsSplit;
+using cell_language_internal::kFunctionList;
+using cell_language_internal::kMaxDim;
+using cell_language_internal::kMaxElements;
+using cell_language_internal::SplitCount;
+using cell_language_internal::UnaryFunctions;
+using cell_language_internal::Validate;
+
+struct Value {
+  bool is_number = false;
+  double number = 0;
+  ValueRef ref;
+};
+
+class Compiler {
+ public:
+  Compiler(const CellSource& src, const std::map<std::string, int64_t>& sizes, DType dtype,
+           int64_t batch)
+      : src_(src), sizes_(sizes), dtype_(dtype), batch_(batch), g_(src.name) {}
+
+  absl::StatusOr<Graph> Run() {
+    if (!IsFloating(dtype_)) {
+      return Err(src_.name_location, absl::StrCat("a cell computes in f32 or f64, not ",
+                                                  DTypeName(dtype_)));
+    }
+    if (batch_ <= 0 || batch_ > kMaxDim) {
+      return Err(src_.name_location, absl::StrCat("the batch size must be positive, got ", batch_));
+    }
+    GF_RETURN_IF_ERROR(AddInput(src_.input, InputRole::kInput));
+    for (const Declaration& s : src_.states) GF_RETURN_IF_ERROR(AddInput(s, InputRole::kState));
+    for (const Declaration& p : src_.params) GF_RETURN_IF_ERROR(AddInput(p, InputRole::kParam));
+    std::map<std::string, ValueRef> next;
+    for (const Statement& st : src_.statements) {
+      if (!st.is_next && IsSplit(st.value)) {
+        GF_RETURN_IF_ERROR(CompileSplit(st));
+        continue;
+      }
+      GF_ASSIGN_OR_RETURN(Value v, Eval(st.value));
+      const std::string& target = st.targets[0];
+      if (v.is_number) {
+        return Err(st.value.location,
+                   absl::StrCat(st.is_next ? "the next value of " : "the value of ", target,
+                                " is the number ", FormatNumber(v.number),
+                                "; a cell value must be a tensor (numbers only combine with "
+                                "tensors, as in `1 - z`)"));
+      }
+      if (!st.is_next) {
+        env_[target] = v.ref;
+        continue;
+      }
+      auto state = env_.find(target);
+      if (state == env_.end()) return Err(st.location, absl::StrCat("unknown state ", target));
+      const TensorSpec want = g_.spec(state->second);
+      if (g_.spec(v.ref) != want) {
+        return Err(st.value.location,
+                   absl::StrCat("next ", target, " has shape ", g_.spec(v.ref).ToString(),
+                                " but state ", target, " is ", want.ToString()));
+      }
+      next[target] = v.ref;
+    }
+    for (const Declaration& s : src_.states) {
+      auto it = next.find(s.name);
+      if (it == next.end()) {
+        return Err(s.location, absl::StrCat("state ", s.name, " is never given a next value"));
+      }
+      g_.AddOutput(s.name, it->second);
+    }
+    if (absl::Status v = Verify(g_); !v.ok()) {
+      return Err(src_.name_location, absl::StrCat("internal error: the compiled graph does not "
+                                                  "verify: ", v.message()));
+    }
+    return std::move(g_);
+  }
+
+ private:
+  absl::Status Err(SourceLocation loc, absl::string_view what) const {
+    return ErrorAt(src_.filename, loc, what);
+  }
+
+  absl::StatusOr<int64_t> EvalSize(const SizeExpr& size) const {
+    int64_t sum = 0, v = 1;
+    for (const SizeFactor& f : size.factors) {
+      if (f.starts_term) {
+        if (v > kMaxDim - sum) {
+          return Err(size.location, absl::StrCat("size too large (more than ", kMaxDim, ")"));
+        }
+        sum += v;
+        v = 1;
+      }
+      int64_t x = f.value;
+      if (!f.symbol.empty()) {
+        auto it = sizes_.find(f.symbol);
+        if (it == sizes_.end()) {
+          return Err(f.location, absl::StrCat("size symbol ", f.symbol,
+                                              " is not bound; pass --size ", f.symbol, "=<n>"));
+        }
+        x = it->second;
+        if (x <= 0) {
+          return Err(f.location,
+                     absl::StrCat("size symbol ", f.symbol, " must be positive, got ", x));
+        }
+      }
+      if (x <= 0 || x > kMaxDim / v) {
+        return Err(size.location, absl::StrCat("size too large (more than ", kMaxDim, ")"));
+      }
+      v *= x;
+    }
+    if (v > kMaxDim - sum) {
+      return Err(size.location, absl::StrCat("size too large (more than ", kMaxDim, ")"));
+    }
+    return sum + v;
+  }
+
+  absl::Status AddInput(const Declaration& d, InputRole role) {
+    std::vector<int64_t> dims;
+    if (role != InputRole::kParam) dims.push_back(batch_);
+    int64_t elements = 1;
+    for (const SizeExpr& s : d.shape) {
+      GF_ASSIGN_OR_RETURN(int64_t n, EvalSize(s));
+      if (n > kMaxElements / elements) {
+        return Err(d.location, absl::StrCat(d.name, " has too many elements"));
+      }
+      elements *= n;
+      dims.push_back(n);
+    }
+    const NodeId id = g_.AddInput(d.name, role, {Shape(std::move(dims)), dtype_});
+    env_[d.name] = {id, 0};
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ValueRef> AddOp(SourceLocation loc, const std::string& op,
+                                 const std::vector<ValueRef>& inputs, Attrs attrs = {}) {
+    absl::StatusOr<NodeId> id = g_.AddNode(op, inputs, std::move(attrs));
+    if (!id.ok()) return Err(loc, id.status().message());
+    return ValueRef{*id, 0};
+  }
+
+  absl::Status CompileSplit(const Statement& st) {
+    const Expr& call = st.value;
+    GF_ASSIGN_OR_RETURN(Value z, Eval(call.args[0]));
+    if (z.is_number) return Err(call.location, "split needs a tensor, got a number");
+    const std::optional<int64_t> count = SplitCount(call.args[1]);
+    if (!count || *count != static_cast<int64_t>(st.targets.size())) {
+      return Err(call.location, "split's count must equal the number of names assigned");
+    }
+    const TensorSpec spec = g_.spec(z.ref);
+    const int rank = spec.shape.rank();
+    if (rank == 0) return Err(call.location, "split: cannot split a scalar");
+    const int64_t features = spec.shape[rank - 1];
+    if (features % *count != 0) {
+      return Err(call.location, absl::StrCat("split: the feature size ", features, " of ",
+                                             spec.ToString(), " does not divide into ", *count,
+                                             " equal parts"));
+    }
+    const int64_t part = features / *count;
+    for (int64_t i = 0; i < *count; ++i) {
+      GF_ASSIGN_OR_RETURN(
+          env_[st.targets[i]],
+          AddOp(call.location, "Slice", {z.ref},
+                {{"axis", int64_t{rank - 1}}, {"start", i * part}, {"end", (i + 1) * part}}));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Value> Number(SourceLocation loc, double v) const {
+    if (!std::isfinite(v)) return Err(loc, "the number this computes is not finite");
+    Value out;
+    out.is_number = true;
+    out.number = v;
+    return out;
+  }
+
+  absl::StatusOr<Value> Wrap(absl::StatusOr<ValueRef> ref) const {
+    if (!ref.ok()) return ref.status();
+    Value out;
+    out.ref = *ref;
+    return out;
+  }
+
+  absl::StatusOr<Value> Eval(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kNumber:
+        return Number(e.location, e.number);
+      case Expr::Kind::kName: {
+        auto it = env_.find(e.name);
+        if (it == env_.end()) return Err(e.location, absl::StrCat("unknown name '", e.name, "'"));
+        Value v;
+        v.ref = it->second;
+        return v;
+      }
+      case Expr::Kind::kNeg: {
+        if (e.args.size() != 1) return Err(e.location, "unary '-' takes one operand");
+        GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[0]));
+        if (x.is_number) return Number(e.location, -x.number);
+        return Wrap(AddOp(e.location, "Neg", {x.ref}));
+      }
+      case Expr::Kind::kBinary:
+        return EvalBinary(e);
+      case Expr::Kind::kCall:
+        return EvalCall(e);
+    }
+    return Err(e.location, "malformed expression");
+  }
+
+  absl::StatusOr<Value> EvalBinary(const Expr& e) {
+    if (e.args.size() != 2) return Err(e.location, "a binary operator takes two operands");
+    GF_ASSIGN_OR_RETURN(Value a, Eval(e.args[0]));
+    GF_ASSIGN_OR_RETURN(Value b, Eval(e.args[1]));
+    if (e.op == '@') {
+      if (a.is_number || b.is_number) {
+        return Err(e.location, absl::StrCat("'@' needs a tensor on each side; the ",
+                                            a.is_number ? "left" : "right", " side is the number ",
+                                            FormatNumber(a.is_number ? a.number : b.number)));
+      }
+      return Wrap(AddOp(e.location, "MatMul", {a.ref, b.ref},
+                          {{"transpose_a", int64_t{0}}, {"transpose_b", int64_t{0}}}));
+    }
+    if (e.op != '+' && e.op != '-' && e.op != '*') return Err(e.location, "unknown operator");
+    if (a.is_number && b.is_number) {
+      return Number(e.location, e.op == '+'   ? a.number + b.number
+                                : e.op == '-' ? a.number - b.number
+                                              : a.number * b.number);
+    }
+    // A number with a tensor: the scalar ops ops/ops.h's operators use.
+    if (a.is_number || b.is_number) {
+      const double s = a.is_number ? a.number : b.number;
+      const ValueRef t = a.is_number ? b.ref : a.ref;
+      switch (e.op) {
+        case '+': return Wrap(AddOp(e.location, "AddScalar", {t}, {{"value", s}}));
+        case '*': return Wrap(AddOp(e.location, "MulScalar", {t}, {{"value", s}}));
+        default:
+          return a.is_number ? Wrap(AddOp(e.location, "RSubScalar", {t}, {{"value", s}}))
+                             : Wrap(AddOp(e.location, "AddScalar", {t}, {{"value", -s}}));
+      }
+    }
+    const std::string op = e.op == '+' ? "Add" : e.op == '-' ? "Sub" : "Mul";
+    return Wrap(AddOp(e.location, op, {a.ref, b.ref}));
+  }
+
+  absl::StatusOr<Value> EvalCall(const Expr& e) {
+    auto unary = UnaryFunctions().find(e.name);
+    if (unary != UnaryFunctions().end()) {
+      if (e.args.size() != 1) return Err(e.location, absl::StrCat(e.name, " takes one argument"));
+      GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[0]));
+      if (!x.is_number) return Wrap(AddOp(e.location, unary->second, {x.ref}));
+      const double v = x.number;
+      const double y = e.name == "sigmoid" ? 1.0 / (1.0 + std::exp(-v))
+                       : e.name == "tanh"  ? std::tanh(v)
+                       : e.name == "relu"  ? (v > 0 ? v : 0.0)
+                       : e.name == "exp"   ? std::exp(v)
+                                           : std::log(v);
+      return Number(e.location, y);
+    }
+    if (e.name == "concat") {
+      if (e.args.empty()) return Err(e.location, "concat takes at least one argument, got 0");
+      std::vector<ValueRef> parts;
+      for (size_t i = 0; i < e.args.size(); ++i) {
+        GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[i]));
+        if (x.is_number) {
+          return Err(e.args[i].location,
+                     absl::StrCat("concat needs tensors; argument ", i + 1, " is a number"));
+        }
+        parts.push_back(x.ref);
+      }
+      return Wrap(AddOp(e.location, "Concat", parts, {{"axis", int64_t{-1}}}));
+    }
+    if (e.name == "split") {
+      return Err(e.location,
+                 "split(...) must be the whole right side of an assignment, as in "
+                 "`a, b = split(z, 2)`");
+    }
+    return Err(e.location,
+               absl::StrCat("unknown function '", e.name, "'; expected one of ", kFunctionList));
+  }
+
+  const CellSource& src_;
+  const std::map<std::string, int64_t>& sizes_;
+  DType dtype_;
+  int64_t batch_;
+  Graph g_;
+  std::map<std::string, ValueRef> env_;
+};
+
+}  // namespace
+
+absl::StatusOr<Graph> CompileCell(const CellSource& src, const std::map<std::string, int64_t>& sizes,
+                                  DType dtype, int64_t batch) {
+  GF_RETURN_IF_ERROR(Validate(src));
+  return Compiler(src, sizes, dtype, batch).Run();
+}
+
+absl::StatusOr<Cell> CellFromGraph(const Graph& graph) {
+  GF_ASSIGN_OR_RETURN(CellSignature sig, GetCellSignature(graph));
+  const std::string where = absl::StrCat("cell ", graph.name());
+  auto spec_of = [&](const std::string& name) -> const TensorSpec& {
+    return graph.node(graph.FindInput(name)).outputs[0];
+  };
+  const TensorSpec& x = spec_of(sig.input);
+  if (x.shape.rank() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": input ", sig.input,
+                                                   " must be [batch, n], got ", x.ToString()));
+  }
+  Cell cell;
+  cell.kind = graph.name();
+  cell.input_size = x.shape[1];
+  cell.states = sig.states;
+  std::vector<size_t> output_of_state;
+  for (const std::string& s : sig.states) {
+    const TensorSpec& spec = spec_of(s);
+    if (spec.shape.rank() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": state ", s,
+                                                     " must be [batch, n], got ", spec.ToString()));
+    }
+    if (s == sig.states[0]) {
+      cell.hidden_size = spec.shape[1];
+    } else if (spec.shape[1] != cell.hidden_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": a Cell's states have one size; ", s, " is ", spec.ToString(), " but ",
+          sig.states[0], " is ", spec_of(sig.states[0]).ToString()));
+    }
+    const auto& outs = graph.outputs();
+    size_t k = 0;
+    while (k < outs.size() && outs[k].name != s) ++k;
+    output_of_state.push_back(k);  // GetCellSignature checked there is one
+  }
+  for (const std::string& p : sig.params) cell.params.push_back({p, spec_of(p).shape});
+
+  auto shared = std::make_shared<const Graph>(graph);
+  cell.step = [shared, sig, output_of_state, where](
+                  const Var& x, const std::vector<Var>& states,
+                  const ParamMap& params) -> absl::StatusOr<std::vector<Var>> {
+    if (states.size() != sig.states.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": needs ", sig.states.size(),
+                                                     " states, got ", states.size()));
+    }
+    std::map<std::string, Var> inputs;
+    inputs[sig.input] = x;
+    for (size_t k = 0; k < states.size(); ++k) inputs[sig.states[k]] = states[k];
+    for (const std::string& p : sig.params) {
+      auto it = params.find(p);
+      if (it == params.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": parameter ", p, " is missing"));
+      }
+      inputs[p] = it->second;
+    }
+    GF_ASSIGN_OR_RETURN(std::vector<Var> outs, ApplyGraph(*shared, inputs));
+    std::vector<Var> next;
+    for (size_t k : output_of_state) next.push_back(outs.at(k));
+    return next;
+  };
+  return cell;
+}
+
+}  // namespace gatefuse

@@ -1,0 +1,28 @@
+#include "models/cells/cell_graph.h"
+
+#include "core/status.h"
+#include "graph/trace.h"
+
+namespace gatefuse {
+
+absl::StatusOr<Graph> TraceCell(const Cell& cell, DType dtype, int64_t batch) {
+  std::vector<TracedInput> inputs;
+  const Var x = Var::Leaf(Tensor::Zeros({batch, cell.input_size}, dtype), true, "x");
+  inputs.push_back({"x", InputRole::kInput, x});
+  std::vector<Var> states;
+  for (const std::string& s : cell.states) {
+    states.push_back(Var::Leaf(Tensor::Zeros({batch, cell.hidden_size}, dtype), true, s));
+    inputs.push_back({s, InputRole::kState, states.back()});
+  }
+  ParamMap params;
+  for (const CellParam& p : cell.params) {
+    params[p.name] = Var::Leaf(Tensor::Zeros(p.shape, dtype), true, p.name);
+    inputs.push_back({p.name, InputRole::kParam, params[p.name]});
+  }
+  GF_ASSIGN_OR_RETURN(std::vector<Var> next, cell.step(x, states, params));
+  std::vector<TracedOutput> outputs;
+  for (size_t k = 0; k < cell.states.size(); ++k) outputs.push_back({cell.states[k], next[k]});
+  return TraceGraph(cell.kind, inputs, outputs);
+}
+
+}  // namespace gatefuse

@@ -1,0 +1,278 @@
+#include "models/nn/recurrent.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "graph/executor.h"
+#include "models/cells/cell_graph.h"
+#include "models/cells/cell_language.h"
+#include "ops/ops.h"
+#include "passes/recognize_cell.h"
+#include "passes/standard_pipeline.h"
+
+namespace gatefuse {
+namespace {
+
+// The cell of one layer and its traced (unfused) step graph.
+absl::Status MakeCell(const CellSpec& spec, int64_t input_size, const RecurrentOptions& options,
+                      Cell& cell, Graph& graph) {
+  if (!spec.builtin.empty()) {
+    GF_ASSIGN_OR_RETURN(cell, BuiltinCell(spec.builtin, input_size, options.hidden_size));
+    GF_ASSIGN_OR_RETURN(graph, TraceCell(cell, options.dtype));
+    return absl::OkStatus();
+  }
+  GF_ASSIGN_OR_RETURN(CellSource src, ParseCellSource(spec.cell_text, spec.cell_filename));
+  GF_ASSIGN_OR_RETURN(graph, CompileCell(src, {{"I", input_size}, {"H", options.hidden_size}},
+                                         options.dtype, kTraceBatch));
+  GF_ASSIGN_OR_RETURN(cell, CellFromGraph(graph));
+  return absl::OkStatus();
+}
+
+Var Zeros(const Shape& shape, DType dtype) {
+  return Var::Leaf(Tensor::Zeros(shape, dtype), /*requires_grad=*/false);
+}
+
+Var IndexTensor(std::vector<int64_t> index) {
+  Tensor t = Tensor::Empty(Shape{static_cast<int64_t>(index.size())}, DType::kI64);
+  std::copy(index.begin(), index.end(), t.data<int64_t>());
+  return Var::Leaf(t, false);
+}
+
+// Rows of `table` [R, F] picked by `index`, reshaped to `shape` (a gather whose
+// gradient is a scatter-add: Embedding on the rows).
+VarOr GatherRows(const VarOr& table, std::vector<int64_t> index, const Shape& shape) {
+  return Reshape(Embedding(table, IndexTensor(std::move(index))), shape);
+}
+
+}  // namespace
+
+std::string CellSpec::DisplayName() const {
+  return builtin.empty() ? cell_filename : builtin;
+}
+
+absl::StatusOr<CellSpec> CellSpecFromFlag(const std::string& flag) {
+  CellSpec spec;
+  if (absl::EndsWith(flag, ".cell")) {
+    GF_ASSIGN_OR_RETURN(CellSource src, ReadCellFile(flag));
+    spec.cell_text = src.text;
+    spec.cell_filename = flag;
+    return spec;
+  }
+  const std::vector<std::string> kinds = BuiltinCellKinds();
+  if (std::find(kinds.begin(), kinds.end(), flag) == kinds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cell '", flag, "' is neither a builtin kind (",
+                     absl::StrJoin(kinds, ", "), ") nor a file ending in .cell"));
+  }
+  spec.builtin = flag;
+  return spec;
+}
+
+absl::StatusOr<Recurrent> Recurrent::Create(const CellSpec& spec, const RecurrentOptions& options,
+                                            uint64_t seed) {
+  if (options.input_size < 1 || options.hidden_size < 1 || options.num_layers < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "recurrent layer: input_size, hidden_size and num_layers must be positive, got ",
+        options.input_size, ", ", options.hidden_size, ", ", options.num_layers));
+  }
+  if (options.merge != "concat" && options.merge != "sum") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "recurrent layer: merge must be 'concat' or 'sum', got '", options.merge, "'"));
+  }
+  Recurrent r;
+  r.spec_ = spec;
+  r.options_ = options;
+  const int num_dirs = options.bidirectional ? 2 : 1;
+  int64_t input_size = options.input_size;
+  uint64_t index = 0;
+  for (int l = 0; l < options.num_layers; ++l) {
+    Layer layer;
+    Graph traced;
+    GF_RETURN_IF_ERROR(MakeCell(spec, input_size, options, layer.cell, traced));
+    if (layer.cell.states.empty() || layer.cell.hidden_size != options.hidden_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("recurrent layer: cell ", spec.DisplayName(), " has hidden size ",
+                       layer.cell.hidden_size, ", expected ", options.hidden_size));
+    }
+    Pipeline pipeline;
+    AddStandardPasses(pipeline, {.recognize = options.recognize});
+    Graph compiled = traced;
+    GF_RETURN_IF_ERROR(pipeline.Run(compiled).status());
+    r.fusion_ = FusionKind(compiled);
+    layer.source = traced;
+    for (int d = 0; d < num_dirs; ++d) {
+      Direction dir;
+      dir.compiled = compiled;
+      dir.params = InitParams(layer.cell, options.dtype, seed + index++);
+      for (const auto& [name, v] : dir.params) {
+        r.params_[absl::StrCat("l", l, d == 0 ? ".fwd." : ".bwd.", name)] = v;
+      }
+      layer.directions.push_back(std::move(dir));
+    }
+    r.layers_.push_back(std::move(layer));
+    input_size = r.output_size();
+  }
+  return r;
+}
+
+int64_t Recurrent::output_size() const {
+  return options_.bidirectional && options_.merge == "concat" ? 2 * options_.hidden_size
+                                                              : options_.hidden_size;
+}
+
+std::vector<Var> Recurrent::ParamList() const {
+  std::vector<Var> out;
+  for (const auto& [name, v] : params_) out.push_back(v);
+  return out;
+}
+
+absl::StatusOr<RecurrentOutput> Recurrent::Forward(const Var& x, const Tensor& lengths) const {
+  if (x.shape().rank() != 3 || x.shape()[2] != options_.input_size || x.dtype() != options_.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "recurrent layer: input must be ", DTypeName(options_.dtype), "[T, B, ",
+        options_.input_size, "], got ", DTypeName(x.dtype()), x.shape().ToString()));
+  }
+  const int64_t T = x.shape()[0], B = x.shape()[1];
+  if (T < 1 || B < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent layer: empty input ", x.shape().ToString()));
+  }
+  if (lengths.defined()) {
+    if (lengths.dtype() != DType::kI64 || lengths.shape() != Shape{B}) {
+      return absl::InvalidArgumentError(absl::StrCat("recurrent layer: lengths must be i64[", B,
+                                                     "], got ", DTypeName(lengths.dtype()),
+                                                     lengths.shape().ToString()));
+    }
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t len = lengths.data<int64_t>()[b];
+      if (len < 0 || len > T) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "recurrent layer: lengths[", b, "] = ", len, " is outside [0, T=", T, "]"));
+      }
+    }
+  }
+  RecurrentOutput out;
+  Var input = x;
+  for (const Layer& layer : layers_) {
+    std::vector<Var> ys, lasts;
+    for (size_t d = 0; d < layer.directions.size(); ++d) {
+      Var last;
+      GF_ASSIGN_OR_RETURN(Var y, RunDirection(layer, layer.directions[d], input, lengths,
+                                              /*reverse=*/d == 1, &last));
+      ys.push_back(y);
+      lasts.push_back(last);
+    }
+    if (ys.size() == 1) {
+      out.y = ys[0];
+      out.last = lasts[0];
+    } else if (options_.merge == "sum") {
+      GF_ASSIGN_OR_RETURN(out.y, ys[0] + ys[1]);
+      GF_ASSIGN_OR_RETURN(out.last, lasts[0] + lasts[1]);
+    } else {
+      GF_ASSIGN_OR_RETURN(out.y, Concat({ys[0], ys[1]}, 2));
+      GF_ASSIGN_OR_RETURN(out.last, Concat({lasts[0], lasts[1]}, 1));
+    }
+    input = out.y;
+  }
+  return out;
+}
+
+// Variable lengths by splitting the time axis where sequences start. Sorted by
+// length (longest first), the sequences running at any step are a prefix of that
+// order, growing at each start: segment k covers steps [t_k, t_k+1) for the first
+// n_k sequences, starting from the previous segment's final states (extended by
+// zero states for the sequences that join). Each segment is one RunGraphSequence
+// call (one fused primitive for a recognised cell); gathers bring the rows in and
+// put the outputs back, zero at padded steps. The reverse direction reads each
+// sequence's real steps last to first by the index map
+// src(t, b) = 2T - L_b - 1 - t on the real steps, which is its own inverse.
+absl::StatusOr<Var> Recurrent::RunDirection(const Layer& layer, const Direction& dir,
+                                            const Var& x, const Tensor& lengths, bool reverse,
+                                            Var* last) const {
+  const int64_t T = x.shape()[0], B = x.shape()[1], F = x.shape()[2];
+  const int64_t H = options_.hidden_size;
+  const DType dtype = options_.dtype;
+  std::vector<int64_t> len(B, T);
+  if (lengths.defined()) std::copy_n(lengths.data<int64_t>(), B, len.begin());
+  const bool full = std::all_of(len.begin(), len.end(), [T](int64_t l) { return l == T; });
+
+  std::map<std::string, Var> zero_states;
+  if (full && !reverse) {
+    for (const std::string& s : layer.cell.states) zero_states[s] = Zeros({B, H}, dtype);
+    GF_ASSIGN_OR_RETURN(GraphSequenceResult r,
+                        RunGraphSequence(dir.compiled, x, zero_states, dir.params));
+    *last = r.final_states[layer.cell.states[0]];
+    return r.y;
+  }
+
+  auto src = [&](int64_t t, int64_t b) {
+    return reverse && t >= T - len[b] ? 2 * T - len[b] - 1 - t : t;
+  };
+  std::vector<int64_t> order(B);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return len[a] > len[b]; });
+  // Segment starts: the distinct T - L over the non-empty sequences, ascending.
+  std::vector<int64_t> starts;
+  for (int64_t j = 0; j < B; ++j) {
+    const int64_t l = len[order[j]];
+    if (l > 0 && (starts.empty() || starts.back() != T - l)) starts.push_back(T - l);
+  }
+
+  GF_ASSIGN_OR_RETURN(Var x_rows, Reshape(x, Shape{T * B, F}));
+  // row_of[t * B + b]: the row of (t, b)'s output among the concatenated segment
+  // outputs; the last row (index `total`) is a zero row for padded steps.
+  std::vector<int64_t> row_of(T * B, -1);
+  std::vector<VarOr> y_rows;
+  std::vector<Var> states;
+  int64_t total = 0, n = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int64_t t0 = starts[k], t1 = k + 1 < starts.size() ? starts[k + 1] : T;
+    const int64_t prev_n = n;
+    while (n < B && len[order[n]] > 0 && T - len[order[n]] <= t0) ++n;
+    std::vector<int64_t> index;
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t j = 0; j < n; ++j) {
+        index.push_back(src(t, order[j]) * B + order[j]);
+        row_of[(t)*B + order[j]] = total + (t - t0) * n + j;
+      }
+    }
+    GF_ASSIGN_OR_RETURN(Var xs, GatherRows(x_rows, std::move(index), Shape{t1 - t0, n, F}));
+    std::map<std::string, Var> initial;
+    for (size_t s = 0; s < layer.cell.states.size(); ++s) {
+      Var zeros = Zeros({n - prev_n, H}, dtype);
+      if (prev_n == 0) {
+        initial[layer.cell.states[s]] = zeros;
+      } else {
+        GF_ASSIGN_OR_RETURN(initial[layer.cell.states[s]], Concat({states[s], zeros}, 0));
+      }
+    }
+    GF_ASSIGN_OR_RETURN(GraphSequenceResult r,
+                        RunGraphSequence(dir.compiled, xs, initial, dir.params));
+    states.clear();
+    for (const std::string& s : layer.cell.states) states.push_back(r.final_states[s]);
+    y_rows.push_back(Reshape(r.y, Shape{(t1 - t0) * n, H}));
+    total += (t1 - t0) * n;
+  }
+  y_rows.push_back(Zeros({1, H}, dtype));
+  GF_ASSIGN_OR_RETURN(Var table, Concat(y_rows, 0));
+  std::vector<int64_t> y_index(T * B), last_index(B, total);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t b = 0; b < B; ++b) {
+      // The output at original step t is the run's output at step src(t, b).
+      const int64_t row = row_of[src(t, b) * B + b];
+      y_index[t * B + b] = row < 0 ? total : row;
+    }
+  }
+  // A sequence's final state is its output at the run's last step (T - 1).
+  for (int64_t b = 0; b < B; ++b) {
+    if (row_of[(T - 1) * B + b] >= 0) last_index[b] = row_of[(T - 1) * B + b];
+  }
+  GF_ASSIGN_OR_RETURN(*last, GatherRows(table, std::move(last_index), Shape{B, H}));
+  return GatherRows(table, std::move(y_index), Shape{T, B, H});
+}
+
+}  // namespace gatefuse
