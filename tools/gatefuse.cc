@@ -4,7 +4,7 @@
 //   gatefuse compile --cell KIND --size I=<n>,H=<n> [--dump-after PASS|all] [--dot FILE]
 //   gatefuse train ...                (tools/train_command.cc)
 //   gatefuse eval|predict|inspect ... (tools/model_commands.cc)
-//   gatefuse plot METRICS.csv --out FILE.png [--stacked]
+//   gatefuse plot METRICS.csv --out FILE.png|.svg|.pdf [--stacked]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -32,8 +32,8 @@ constexpr char kUsage[] =
     "  predict --model MODEL --text \"...\" [--top N]\n"
     "      sentiment: probability and label; lm: the most likely next words\n"
     "  inspect MODEL                   version, layers, cell, fused kernel, parameters, metadata\n"
-    "  plot METRICS.csv --out FILE.png [--stacked]\n"
-    "      draw a training run's per-epoch metrics CSV as a PNG: loss curves left,\n"
+    "  plot METRICS.csv --out FILE.png|.svg|.pdf [--stacked]\n"
+    "      draw a training run's per-epoch metrics CSV (PNG, SVG or PDF): loss curves left,\n"
     "      the metric's (accuracy, mse, perplexity) right, against epoch\n"
     "  bench --cell KIND|FILE.cell --mode train|infer --T N --B N --I N --H N [--no-recognize]\n"
     "      time a recurrent layer three ways (direct oneDNN primitive, fused, tape) and\n"

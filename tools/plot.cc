@@ -1,11 +1,12 @@
 #include "tools/plot.h"
 
+#include <cairo/cairo-pdf.h>
+#include <cairo/cairo-svg.h>
+#include <cairo/cairo.h>
+
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -15,128 +16,127 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/file_io.h"
 #include "core/status.h"
 
 namespace gatefuse {
 namespace {
 
-// ---- The font: 5 dots wide, rows 0-6 above the baseline, 7-8 below it.
-
-constexpr int kGlyphWidth = 5;
-constexpr int kGlyphRows = 9;
-constexpr int kGlyphAdvance = 6;  // one blank column between letters
-
-struct Glyph {
-  char c;
-  std::array<const char*, kGlyphRows> rows;  // '#' a dot; missing trailing rows are blank
-};
-
-// clang-format off
-constexpr Glyph kFont[] = {
-    {'0', {".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."}},
-    {'1', {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."}},
-    {'2', {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"}},
-    {'3', {"#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###."}},
-    {'4', {"...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."}},
-    {'5', {"#####", "#....", "####.", "....#", "....#", "#...#", ".###."}},
-    {'6', {"..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."}},
-    {'7', {"#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."}},
-    {'8', {".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."}},
-    {'9', {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."}},
-    {'a', {".....", ".....", ".###.", "....#", ".####", "#...#", ".####"}},
-    {'b', {"#....", "#....", "####.", "#...#", "#...#", "#...#", "####."}},
-    {'c', {".....", ".....", ".###.", "#....", "#....", "#...#", ".###."}},
-    {'d', {"....#", "....#", ".####", "#...#", "#...#", "#...#", ".####"}},
-    {'e', {".....", ".....", ".###.", "#...#", "#####", "#....", ".###."}},
-    {'f', {"..##.", ".#..#", ".#...", "###..", ".#...", ".#...", ".#..."}},
-    {'g', {".....", ".....", ".####", "#...#", "#...#", "#...#", ".####", "....#", ".###."}},
-    {'h', {"#....", "#....", "#.##.", "##..#", "#...#", "#...#", "#...#"}},
-    {'i', {"..#..", ".....", ".##..", "..#..", "..#..", "..#..", ".###."}},
-    {'j', {"...#.", ".....", "..##.", "...#.", "...#.", "...#.", "...#.", "#..#.", ".##.."}},
-    {'k', {"#....", "#....", "#..#.", "#.#..", "##...", "#.#..", "#..#."}},
-    {'l', {".##..", "..#..", "..#..", "..#..", "..#..", "..#..", ".###."}},
-    {'m', {".....", ".....", "##.#.", "#.#.#", "#.#.#", "#.#.#", "#.#.#"}},
-    {'n', {".....", ".....", "#.##.", "##..#", "#...#", "#...#", "#...#"}},
-    {'o', {".....", ".....", ".###.", "#...#", "#...#", "#...#", ".###."}},
-    {'p', {".....", ".....", "####.", "#...#", "#...#", "#...#", "####.", "#....", "#...."}},
-    {'q', {".....", ".....", ".####", "#...#", "#...#", "#...#", ".####", "....#", "....#"}},
-    {'r', {".....", ".....", "#.##.", "##..#", "#....", "#....", "#...."}},
-    {'s', {".....", ".....", ".####", "#....", ".###.", "....#", "####."}},
-    {'t', {".#...", ".#...", "###..", ".#...", ".#...", ".#..#", "..##."}},
-    {'u', {".....", ".....", "#...#", "#...#", "#...#", "#..##", ".##.#"}},
-    {'v', {".....", ".....", "#...#", "#...#", "#...#", ".#.#.", "..#.."}},
-    {'w', {".....", ".....", "#...#", "#...#", "#.#.#", "#.#.#", ".#.#."}},
-    {'x', {".....", ".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#"}},
-    {'y', {".....", ".....", "#...#", "#...#", "#...#", "#...#", ".####", "....#", ".###."}},
-    {'z', {".....", ".....", "#####", "...#.", "..#..", ".#...", "#####"}},
-    {'.', {".....", ".....", ".....", ".....", ".....", ".##..", ".##.."}},
-    {',', {".....", ".....", ".....", ".....", ".....", ".##..", "..#..", ".#..."}},
-    {'-', {".....", ".....", ".....", "#####", ".....", ".....", "....."}},
-    {'_', {".....", ".....", ".....", ".....", ".....", ".....", ".....", "#####"}},
-    {'+', {".....", "..#..", "..#..", "#####", "..#..", "..#..", "....."}},
-    {':', {".....", ".##..", ".##..", ".....", ".##..", ".##..", "....."}},
-    {'/', {"....#", "....#", "...#.", "..#..", ".#...", "#....", "#...."}},
-    {'(', {"...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#."}},
-    {')', {".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#..."}},
-    {'%', {"##...", "##..#", "...#.", "..#..", ".#...", "#..##", "...##"}},
-    {'=', {".....", ".....", "#####", ".....", "#####", ".....", "....."}},
-    {' ', {}},
-    {'?', {".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."}},
-};
-// clang-format on
-
-const Glyph* FindGlyph(char c) {
-  for (const Glyph& g : kFont) {
-    if (g.c == c) return &g;
-  }
-  return nullptr;
-}
-
 // ---- Drawing primitives.
 
-constexpr Rgb kInk = {34, 34, 34};
 constexpr Rgb kFrame = {90, 90, 90};
 constexpr Rgb kGrid = {226, 226, 226};
 
-void FillRect(RgbImage& image, int x0, int y0, int x1, int y1, Rgb c) {
-  for (int y = y0; y <= y1; ++y) {
-    for (int x = x0; x <= x1; ++x) image.Set(x, y, c);
-  }
+constexpr double kTextSize = 13;  // tick labels, axis label, legend; pixels
+constexpr double kTitleSize = 18;
+constexpr double kCurveWidth = 2;
+constexpr int kLegendRowHeight = 24;
+constexpr int kLegendSwatch = 30;
+constexpr int kMaxSide = 32767;              // cairo's image surfaces go no larger
+constexpr double kPdfPointsPerPixel = 0.75;  // a pixel at 96 dpi
+
+void SetColour(cairo_t* cr, Rgb c) {
+  cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
 }
 
-// Bresenham's line with a 2x2 brush, so curves read at a glance.
-void ThickLine(RgbImage& image, int x0, int y0, int x1, int y1, Rgb c) {
-  const int dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);
-  const int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-  for (int err = dx + dy;;) {
-    FillRect(image, x0, y0, x0 + 1, y0 + 1, c);
-    if (x0 == x1 && y0 == y1) break;
-    const int e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      x0 += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      y0 += sy;
-    }
-  }
+void SetFont(cairo_t* cr, double size, bool bold = false) {
+  cairo_select_font_face(cr, kPlotFont, CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
 }
 
-// Curve i's marker: circle, square, diamond, triangle, then again; `r` pixels from the centre.
-void Marker(RgbImage& image, int cx, int cy, int index, int r, Rgb c) {
-  for (int dy = -r; dy <= r; ++dy) {
-    for (int dx = -r; dx <= r; ++dx) {
-      bool inside = false;
-      switch (index % 4) {
-        case 0: inside = dx * dx + dy * dy <= r * r + 1; break;
-        case 1: inside = std::abs(dx) <= r - 1 && std::abs(dy) <= r - 1; break;
-        case 2: inside = std::abs(dx) + std::abs(dy) <= r + 1; break;
-        default: inside = 2 * std::abs(dx) <= dy + r; break;
-      }
-      if (inside) image.Set(cx + dx, cy + dy, c);
+// cairo puts the whole drawing in an error state over one string that is not UTF-8, and column
+// names come from a file: each byte of a malformed sequence (and NUL, which would end the C
+// string early) becomes '?'.
+std::string DrawableText(absl::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char lead = s[i];
+    const int n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3
+                                  : (lead >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size() && lead != 0;
+    uint32_t cp = n == 1 ? lead : n == 2 ? lead & 0x1F : n == 3 ? lead & 0x0F : lead & 0x07;
+    for (int k = 1; ok && k < n; ++k) {
+      const unsigned char c = s[i + k];
+      ok = (c >> 6) == 0x2;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past Unicode are malformed too.
+    if (ok && n > 1) {
+      const uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+      ok = cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(s.data() + i, n);
+      i += n;
+    } else {
+      out.push_back('?');
+      ++i;
     }
   }
+  return out;
+}
+
+double TextWidth(cairo_t* cr, absl::string_view text) {
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, DrawableText(text).c_str(), &e);
+  return e.x_advance;
+}
+
+// How far a digit reaches above the baseline in the current font: what centres a label on a
+// tick and spaces the rows of text.
+double CapHeight(cairo_t* cr) {
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, "0", &e);
+  return -e.y_bearing;
+}
+
+enum class Align { kLeft, kCentre, kRight };
+
+void DrawText(cairo_t* cr, double x, double baseline, absl::string_view text, Align align) {
+  if (text.empty()) return;
+  if (align != Align::kLeft) x -= TextWidth(cr, text) * (align == Align::kCentre ? 0.5 : 1.0);
+  SetColour(cr, kPlotInk);
+  cairo_move_to(cr, x, baseline);
+  cairo_show_text(cr, DrawableText(text).c_str());
+  cairo_new_path(cr);
+}
+
+// Curve i's marker: circle, square, diamond, triangle, then again; about `r` from the centre.
+void Marker(cairo_t* cr, double cx, double cy, int index, double r, Rgb c) {
+  cairo_new_path(cr);
+  switch (index % 4) {
+    case 0:
+      cairo_arc(cr, cx, cy, r, 0, 2 * M_PI);
+      break;
+    case 1:
+      cairo_rectangle(cr, cx - 0.85 * r, cy - 0.85 * r, 1.7 * r, 1.7 * r);
+      break;
+    case 2:
+      cairo_move_to(cr, cx, cy - 1.25 * r);
+      cairo_line_to(cr, cx + 1.25 * r, cy);
+      cairo_line_to(cr, cx, cy + 1.25 * r);
+      cairo_line_to(cr, cx - 1.25 * r, cy);
+      cairo_close_path(cr);
+      break;
+    default:
+      cairo_move_to(cr, cx, cy - 1.2 * r);
+      cairo_line_to(cr, cx + 1.15 * r, cy + 0.85 * r);
+      cairo_line_to(cr, cx - 1.15 * r, cy + 0.85 * r);
+      cairo_close_path(cr);
+      break;
+  }
+  SetColour(cr, c);
+  cairo_fill(cr);
+}
+
+void StrokeLine(cairo_t* cr, double x0, double y0, double x1, double y1, double width, Rgb c) {
+  cairo_new_path(cr);
+  cairo_move_to(cr, x0, y0);
+  cairo_line_to(cr, x1, y1);
+  cairo_set_line_width(cr, width);
+  SetColour(cr, c);
+  cairo_stroke(cr);
 }
 
 // ---- Axes.
@@ -230,20 +230,19 @@ std::string MetricTitle(const MetricsTable& table, const std::vector<int>& colum
   return names.empty() ? "metric" : absl::StrJoin(names, ", ");
 }
 
-constexpr int kTextScale = 2;
-constexpr int kTitleScale = 3;
-constexpr int kLegendRowHeight = 28;
-constexpr int kLegendSwatch = 30;
-
 struct LegendEntry {
-  int row, x;  // x relative to the legend's left edge
+  int row;
+  double x;  // relative to the legend's left edge
 };
 
-std::vector<LegendEntry> LayoutLegend(const Panel& panel, int max_width, int& rows) {
+// In the current (text) font.
+std::vector<LegendEntry> LayoutLegend(cairo_t* cr, const Panel& panel, double max_width,
+                                      int& rows) {
   std::vector<LegendEntry> entries;
-  int x = 0, row = 0;
+  double x = 0;
+  int row = 0;
   for (const Curve& c : panel.curves) {
-    const int w = kLegendSwatch + 8 + TextWidth(c.name, kTextScale);
+    const double w = kLegendSwatch + 8 + TextWidth(cr, c.name);
     if (x > 0 && x + w > max_width) {
       ++row;
       x = 0;
@@ -255,18 +254,27 @@ std::vector<LegendEntry> LayoutLegend(const Panel& panel, int max_width, int& ro
   return entries;
 }
 
-void DrawPanel(RgbImage& image, const Panel& panel, int ox, int oy, int width, int height) {
-  const int char_h = 7 * kTextScale;
-  DrawText(image, ox + (width - TextWidth(panel.title, kTitleScale)) / 2, oy + 14, panel.title,
-           kInk, kTitleScale);
+// Lines of one pixel sit on pixel centres (n + 0.5), so they stay crisp instead of smearing
+// over two rows.
+double Crisp(double v) { return std::round(v) + 0.5; }
 
+void DrawPanel(cairo_t* cr, const Panel& panel, const std::string& x_label, int ox, int oy,
+               int width, int height) {
+  SetFont(cr, kTitleSize, /*bold=*/true);
+  const double title_baseline = oy + 12 + CapHeight(cr);
+  DrawText(cr, ox + width / 2.0, title_baseline, panel.title, Align::kCentre);
+
+  // From the bottom up: legend rows, the axis label, the tick labels, then the plot area. The
+  // layout does not depend on the label's text, so a plot without one has the same axes.
+  SetFont(cr, kTextSize);
+  const double cap = CapHeight(cr);
   int legend_rows = 0;
-  const std::vector<LegendEntry> legend = LayoutLegend(panel, width - 60, legend_rows);
-  const int legend_top = oy + height - 12 - legend_rows * kLegendRowHeight;
-  const int axis_label_top = legend_top - 14 - char_h;
-  const int tick_label_top = axis_label_top - 10 - char_h;
-  const int top = oy + 14 + 7 * kTitleScale + 18;
-  const int bottom = tick_label_top - 10;
+  const std::vector<LegendEntry> legend = LayoutLegend(cr, panel, width - 60, legend_rows);
+  const double legend_top = oy + height - 8 - legend_rows * kLegendRowHeight;
+  const double axis_label_baseline = legend_top - 10;  // room for descenders ("epoch")
+  const double tick_label_baseline = axis_label_baseline - cap - 12;
+  const double top = std::floor(title_baseline + 16);
+  const double bottom = std::floor(tick_label_baseline - cap - 10);
 
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   for (const Curve& c : panel.curves) {
@@ -280,84 +288,156 @@ void DrawPanel(RgbImage& image, const Panel& panel, int ox, int oy, int width, i
   const Axis xaxis = empty ? Axis{0, 1, 1} : EpochAxis(xmin, xmax);
   const Axis yaxis = empty ? Axis{0, 1, 0.2} : ValueAxis(ymin, ymax);
   const std::vector<double> yticks = yaxis.Ticks();
-  int label_width = 0;
-  for (double v : yticks) label_width = std::max(label_width, TextWidth(yaxis.Label(v), kTextScale));
-  const int left = ox + 16 + label_width + 10, right = ox + width - 24;
+  double label_width = 0;
+  for (double v : yticks) label_width = std::max(label_width, TextWidth(cr, yaxis.Label(v)));
+  const double left = std::floor(ox + 16 + label_width + 10), right = ox + width - 24;
 
   // Data inset from the frame so markers at the ends of the axes show whole.
   const auto px = [&](double x) {
-    return left + 10 + static_cast<int>(std::lround((x - xaxis.lo) / (xaxis.hi - xaxis.lo) *
-                                                    (right - left - 20)));
+    return left + 10 + (x - xaxis.lo) / (xaxis.hi - xaxis.lo) * (right - left - 20);
   };
   const auto py = [&](double y) {
-    return bottom - 8 - static_cast<int>(std::lround((y - yaxis.lo) / (yaxis.hi - yaxis.lo) *
-                                                     (bottom - top - 16)));
+    return bottom - 8 - (y - yaxis.lo) / (yaxis.hi - yaxis.lo) * (bottom - top - 16);
   };
 
+  const std::vector<double> xticks = xaxis.Ticks();
+  cairo_new_path(cr);
   for (double v : yticks) {
-    const int y = py(v);
-    FillRect(image, left + 1, y, right - 1, y, kGrid);
-    FillRect(image, left - 5, y, left - 1, y, kFrame);
-    const std::string label = yaxis.Label(v);
-    DrawText(image, left - 8 - TextWidth(label, kTextScale), y - char_h / 2, label, kInk,
-             kTextScale);
+    cairo_move_to(cr, left + 1, Crisp(py(v)));
+    cairo_line_to(cr, right - 1, Crisp(py(v)));
   }
-  for (double v : xaxis.Ticks()) {
-    const int x = px(v);
-    FillRect(image, x, top + 1, x, bottom - 1, kGrid);
-    FillRect(image, x, bottom + 1, x, bottom + 5, kFrame);
-    const std::string label = xaxis.Label(v);
-    DrawText(image, x - TextWidth(label, kTextScale) / 2, tick_label_top, label, kInk, kTextScale);
+  for (double v : xticks) {
+    cairo_move_to(cr, Crisp(px(v)), top + 1);
+    cairo_line_to(cr, Crisp(px(v)), bottom - 1);
   }
-  FillRect(image, left, top, right, top, kFrame);
-  FillRect(image, left, bottom, right, bottom, kFrame);
-  FillRect(image, left, top, left, bottom, kFrame);
-  FillRect(image, right, top, right, bottom, kFrame);
-  DrawText(image, (left + right - TextWidth("epoch", kTextScale)) / 2, axis_label_top, "epoch",
-           kInk, kTextScale);
-  if (empty) {
-    DrawText(image, (left + right - TextWidth("no data", kTextScale)) / 2, (top + bottom) / 2,
-             "no data", kInk, kTextScale);
+  cairo_set_line_width(cr, 1);
+  SetColour(cr, kGrid);
+  cairo_stroke(cr);
+
+  for (double v : yticks) {
+    cairo_move_to(cr, left - 5, Crisp(py(v)));
+    cairo_line_to(cr, left, Crisp(py(v)));
   }
+  for (double v : xticks) {
+    cairo_move_to(cr, Crisp(px(v)), bottom);
+    cairo_line_to(cr, Crisp(px(v)), bottom + 5);
+  }
+  cairo_rectangle(cr, left + 0.5, top + 0.5, right - left, bottom - top);
+  SetColour(cr, kFrame);
+  cairo_stroke(cr);
+
+  for (double v : yticks) {
+    DrawText(cr, left - 8, Crisp(py(v)) + cap / 2, yaxis.Label(v), Align::kRight);
+  }
+  for (double v : xticks) {
+    DrawText(cr, Crisp(px(v)), tick_label_baseline, xaxis.Label(v), Align::kCentre);
+  }
+  DrawText(cr, (left + right) / 2, axis_label_baseline, x_label, Align::kCentre);
+  if (empty) DrawText(cr, (left + right) / 2, (top + bottom + cap) / 2, "no data", Align::kCentre);
 
   // Smaller markers where many epochs crowd the axis, so the curve stays visible.
   size_t most_points = 1;
   for (const Curve& c : panel.curves) most_points = std::max(most_points, c.points.size());
-  const int spacing = (right - left - 20) / static_cast<int>(most_points);
-  const int marker_radius = std::clamp(spacing / 3, 2, 4);
+  const double spacing = (right - left - 20) / static_cast<double>(most_points);
+  const double marker_radius = std::clamp(spacing / 3, 2.5, 4.0);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
   for (int i = 0; i < static_cast<int>(panel.curves.size()); ++i) {
     const Rgb colour = PlotColour(i);
     const auto& points = panel.curves[i].points;
-    for (size_t k = 1; k < points.size(); ++k) {
-      if (std::isfinite(points[k - 1].second) && std::isfinite(points[k].second)) {
-        ThickLine(image, px(points[k - 1].first), py(points[k - 1].second), px(points[k].first),
-                  py(points[k].second), colour);
-      }
-    }
+    // One path per finite run, so the joins are smooth and a gap really breaks the curve.
+    cairo_new_path(cr);
+    bool drawing = false;
     for (const auto& [x, y] : points) {
-      if (std::isfinite(y)) Marker(image, px(x), py(y), i, marker_radius, colour);
+      if (!std::isfinite(y)) {
+        drawing = false;
+        continue;
+      }
+      if (drawing) {
+        cairo_line_to(cr, px(x), py(y));
+      } else {
+        cairo_move_to(cr, px(x), py(y));
+      }
+      drawing = true;
+    }
+    cairo_set_line_width(cr, kCurveWidth);
+    SetColour(cr, colour);
+    cairo_stroke(cr);
+    for (const auto& [x, y] : points) {
+      if (std::isfinite(y)) Marker(cr, px(x), py(y), i, marker_radius, colour);
     }
   }
 
   // The legend, centred below the axis label.
-  int legend_width = 0;
+  double legend_width = 0;
   for (size_t i = 0; i < legend.size(); ++i) {
     legend_width = std::max(legend_width, legend[i].x + kLegendSwatch + 8 +
-                                              TextWidth(panel.curves[i].name, kTextScale));
+                                              TextWidth(cr, panel.curves[i].name));
   }
-  const int legend_left = ox + (width - legend_width) / 2;
+  const double legend_left = std::floor(ox + (width - legend_width) / 2);
   for (size_t i = 0; i < legend.size(); ++i) {
-    const int x = legend_left + legend[i].x;
-    const int y = legend_top + legend[i].row * kLegendRowHeight + char_h / 2;
+    const double x = legend_left + legend[i].x;
+    const double y = legend_top + legend[i].row * kLegendRowHeight + kLegendRowHeight / 2.0;
     const Rgb colour = PlotColour(static_cast<int>(i));
-    ThickLine(image, x, y, x + kLegendSwatch, y, colour);
-    Marker(image, x + kLegendSwatch / 2, y, static_cast<int>(i), 4, colour);
-    DrawText(image, x + kLegendSwatch + 8, y - char_h / 2, panel.curves[i].name, kInk,
-             kTextScale);
+    StrokeLine(cr, x, y, x + kLegendSwatch, y, kCurveWidth, colour);
+    Marker(cr, x + kLegendSwatch / 2.0, y, static_cast<int>(i), 4, colour);
+    DrawText(cr, x + kLegendSwatch + 8, y + cap / 2, panel.curves[i].name, Align::kLeft);
   }
 }
 
-std::string ErrnoText() { return std::strerror(errno); }
+void DrawPlot(cairo_t* cr, const MetricsTable& table, const PlotOptions& options) {
+  SetColour(cr, kPlotBackground);
+  cairo_paint(cr);
+  const int w = options.panel_width, h = options.panel_height;
+  const std::vector<int> metrics = MetricColumns(table);
+  DrawPanel(cr, MakePanel(table, LossColumns(table), "loss"), options.x_label, 0, 0, w, h);
+  DrawPanel(cr, MakePanel(table, metrics, MetricTitle(table, metrics)), options.x_label,
+            options.stacked ? 0 : w, options.stacked ? h : 0, w, h);
+}
+
+// ---- Output.
+
+// cairo's write callback: every format goes into one string, which WriteFileAtomically then
+// writes whole.
+cairo_status_t AppendToString(void* closure, const unsigned char* data, unsigned int length) {
+  // No exception may unwind through cairo's C frames.
+  try {
+    static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  } catch (...) {
+    return CAIRO_STATUS_WRITE_ERROR;
+  }
+  return CAIRO_STATUS_SUCCESS;
+}
+
+struct SurfaceDeleter {
+  void operator()(cairo_surface_t* s) const { cairo_surface_destroy(s); }
+};
+struct ContextDeleter {
+  void operator()(cairo_t* cr) const { cairo_destroy(cr); }
+};
+
+absl::Status CairoError(absl::string_view what, cairo_status_t status) {
+  return absl::InternalError(
+      absl::StrCat("cairo could not ", what, ": ", cairo_status_to_string(status)));
+}
+
+// A vector surface streams into `out` as it is drawn and finished; the image surface is
+// encoded afterwards.
+cairo_surface_t* NewSurface(PlotFormat format, int width, int height, std::string* out) {
+  switch (format) {
+    case PlotFormat::kSvg: {
+      cairo_surface_t* s = cairo_svg_surface_create_for_stream(AppendToString, out, width, height);
+      cairo_svg_surface_set_document_unit(s, CAIRO_SVG_UNIT_PX);
+      return s;
+    }
+    case PlotFormat::kPdf:
+      return cairo_pdf_surface_create_for_stream(AppendToString, out, width * kPdfPointsPerPixel,
+                                                 height * kPdfPointsPerPixel);
+    case PlotFormat::kPng:
+      break;
+  }
+  return cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+}
 
 }  // namespace
 
@@ -408,16 +488,7 @@ absl::StatusOr<MetricsTable> ParseMetricsCsv(absl::string_view text, absl::strin
 }
 
 absl::StatusOr<MetricsTable> ReadMetricsCsv(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", ErrnoText()));
-  std::string text;
-  char buffer[1 << 16];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
-  const bool failed = std::ferror(f) != 0;
-  const std::string error = failed ? ErrnoText() : "";
-  std::fclose(f);
-  if (failed) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", error));
+  GF_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
   return ParseMetricsCsv(text, path);
 }
 
@@ -450,38 +521,63 @@ Rgb PlotColour(int index) {
   return kPalette[index % 10];
 }
 
-RgbImage RenderMetricsPlot(const MetricsTable& table, const PlotOptions& options) {
-  const int w = options.panel_width, h = options.panel_height;
-  RgbImage image(options.stacked ? w : 2 * w, options.stacked ? 2 * h : h, kPlotBackground);
-  const std::vector<int> metrics = MetricColumns(table);
-  DrawPanel(image, MakePanel(table, LossColumns(table), "loss"), 0, 0, w, h);
-  DrawPanel(image, MakePanel(table, metrics, MetricTitle(table, metrics)),
-            options.stacked ? 0 : w, options.stacked ? h : 0, w, h);
-  return image;
+absl::StatusOr<PlotFormat> PlotFormatForPath(absl::string_view path) {
+  const size_t slash = path.find_last_of('/');
+  const absl::string_view name = slash == absl::string_view::npos ? path : path.substr(slash + 1);
+  const size_t dot = name.find_last_of('.');
+  if (dot == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": no file extension to choose the plot format by (.png, .svg or .pdf)"));
+  }
+  const absl::string_view extension = name.substr(dot);
+  const std::string lower = absl::AsciiStrToLower(extension);
+  if (lower == ".png") return PlotFormat::kPng;
+  if (lower == ".svg") return PlotFormat::kSvg;
+  if (lower == ".pdf") return PlotFormat::kPdf;
+  return absl::InvalidArgumentError(absl::StrCat(path, ": unknown plot format '", extension,
+                                                 "' (use .png, .svg or .pdf)"));
 }
 
-int DrawText(RgbImage& image, int x, int top, absl::string_view text, Rgb colour, int scale) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const Glyph* glyph = FindGlyph(absl::ascii_tolower(static_cast<unsigned char>(text[i])));
-    if (glyph == nullptr) glyph = FindGlyph('?');
-    const int gx = x + static_cast<int>(i) * kGlyphAdvance * scale;
-    for (int row = 0; row < kGlyphRows; ++row) {
-      const char* dots = glyph->rows[row];
-      for (int col = 0; dots != nullptr && col < kGlyphWidth; ++col) {
-        if (dots[col] == '#') {
-          FillRect(image, gx + col * scale, top + row * scale, gx + (col + 1) * scale - 1,
-                   top + (row + 1) * scale - 1, colour);
-        }
-      }
+absl::StatusOr<std::string> RenderMetricsPlot(const MetricsTable& table, PlotFormat format,
+                                              const PlotOptions& options) {
+  const int64_t w = int64_t{options.panel_width} * (options.stacked ? 1 : 2);
+  const int64_t h = int64_t{options.panel_height} * (options.stacked ? 2 : 1);
+  if (options.panel_width < 1 || options.panel_height < 1 || w > kMaxSide || h > kMaxSide) {
+    return absl::InvalidArgumentError(absl::StrCat("a plot of ", w, "x", h,
+                                                   " pixels cannot be drawn (1 to ", kMaxSide,
+                                                   " pixels a side)"));
+  }
+  // Declared before the surface, which may still write into it while it is destroyed.
+  std::string bytes;
+  const std::unique_ptr<cairo_surface_t, SurfaceDeleter> surface(
+      NewSurface(format, static_cast<int>(w), static_cast<int>(h), &bytes));
+  if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
+    return CairoError("create a surface", cairo_surface_status(surface.get()));
+  }
+  {
+    const std::unique_ptr<cairo_t, ContextDeleter> cr(cairo_create(surface.get()));
+    if (format == PlotFormat::kPdf) cairo_scale(cr.get(), kPdfPointsPerPixel, kPdfPointsPerPixel);
+    DrawPlot(cr.get(), table, options);
+    if (cairo_status(cr.get()) != CAIRO_STATUS_SUCCESS) {
+      return CairoError("draw the plot", cairo_status(cr.get()));
     }
   }
-  return TextWidth(text, scale);
+  cairo_status_t status;
+  if (format == PlotFormat::kPng) {
+    status = cairo_surface_write_to_png_stream(surface.get(), AppendToString, &bytes);
+  } else {
+    cairo_surface_finish(surface.get());  // writes the rest of the document
+    status = cairo_surface_status(surface.get());
+  }
+  if (status != CAIRO_STATUS_SUCCESS) return CairoError("encode the plot", status);
+  return bytes;
 }
 
-int TextWidth(absl::string_view text, int scale) {
-  return text.empty() ? 0 : static_cast<int>(text.size() * kGlyphAdvance - 1) * scale;
+absl::Status WriteMetricsPlot(const MetricsTable& table, const std::string& path,
+                              const PlotOptions& options) {
+  GF_ASSIGN_OR_RETURN(const PlotFormat format, PlotFormatForPath(path));
+  GF_ASSIGN_OR_RETURN(const std::string bytes, RenderMetricsPlot(table, format, options));
+  return WriteFileAtomically(path, bytes);
 }
-
-bool HasGlyph(char c) { return FindGlyph(absl::ascii_tolower(static_cast<unsigned char>(c))); }
 
 }  // namespace gatefuse

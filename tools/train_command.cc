@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/file_io.h"
 #include "core/status.h"
 #include "models/io/model_file.h"
 #include "models/tasks/task_model.h"
@@ -32,19 +32,16 @@ std::string EpochLine(const EpochMetrics& m, int64_t epochs, const std::string& 
       m.examples_per_s, m.seconds);
 }
 
-absl::Status AppendCsv(const std::string& path, const EpochMetrics& m, const std::string& metric,
-                       bool fresh) {
-  std::ifstream probe(path);
-  const bool header = fresh || !probe.good() || probe.peek() == std::ifstream::traits_type::eof();
-  std::ofstream out(path, fresh ? std::ios::trunc : std::ios::app);
-  if (!out) return absl::InvalidArgumentError(absl::StrCat("cannot write --csv ", path));
-  if (header) {
-    out << "epoch,step,train_loss,test_loss,train_" << metric << ",test_" << metric
-        << ",examples_per_s,seconds\n";
+// Every epoch so far (a resumed run's from its checkpoint, then its own) as CSV.
+std::string MetricsCsv(const std::vector<EpochMetrics>& history, const std::string& metric) {
+  std::string csv = absl::StrCat("epoch,step,train_loss,test_loss,train_", metric, ",test_",
+                                 metric, ",examples_per_s,seconds\n");
+  for (const EpochMetrics& m : history) {
+    absl::StrAppendFormat(&csv, "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f\n", m.epoch, m.step,
+                          m.train.loss, m.test.loss, m.train.metric, m.test.metric,
+                          m.examples_per_s, m.seconds);
   }
-  out << absl::StrFormat("%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f\n", m.epoch, m.step, m.train.loss,
-                         m.test.loss, m.train.metric, m.test.metric, m.examples_per_s, m.seconds);
-  return out ? absl::OkStatus() : absl::DataLossError(absl::StrCat("writing ", path, " failed"));
+  return csv;
 }
 
 int64_t CountParameters(const TaskModel& model) {
@@ -64,6 +61,7 @@ void PrintHeader(const RunConfig& r, const TaskData& data, const TaskModel& mode
               r.model.cell.DisplayName().c_str(), r.model.num_layers, (long long)r.model.hidden,
               r.model.bidirectional ? ", bidirectional" : "", (long long)CountParameters(model));
   std::printf("fused kernel: %s\n", model.fusion().c_str());
+  for (const std::string& line : model.PathLines()) std::printf("%s\n", line.c_str());
   std::printf("baseline: %s=%.4f\n", MetricName(task).c_str(), baseline);
 }
 
@@ -166,7 +164,7 @@ absl::Status BuildModel(Session& s) {
   return absl::OkStatus();
 }
 
-TrainCallbacks MakeCallbacks(const Session& s, ProgressBar& bar) {
+TrainCallbacks MakeCallbacks(const Session& s, const Trainer& trainer, ProgressBar& bar) {
   const std::string metric = MetricName(s.config.model.task);
   const int64_t epochs = s.config.train.epochs;
   TrainCallbacks cb;
@@ -175,15 +173,14 @@ TrainCallbacks MakeCallbacks(const Session& s, ProgressBar& bar) {
     bar.Update({p.epoch, epochs, p.index, p.batches_per_epoch, p.loss, p.examples_per_s,
                 remaining * p.epoch_seconds / std::max<int64_t>(p.index, 1)});
   };
-  auto fresh = std::make_shared<bool>(!s.resume.has_value());
-  cb.epoch = [&s, &bar, metric, epochs, fresh](const EpochMetrics& m) -> absl::Status {
+  // The CSV is written whole, atomically, after every epoch: a reader never sees a
+  // half-written row, and a resumed run's file holds exactly the epochs it continues.
+  cb.epoch = [&s, &trainer, &bar, metric, epochs](const EpochMetrics& m) -> absl::Status {
     bar.Clear();
     std::printf("%s\n", EpochLine(m, epochs, metric).c_str());
     std::fflush(stdout);
     if (s.flags.csv.empty()) return absl::OkStatus();
-    GF_RETURN_IF_ERROR(AppendCsv(s.flags.csv, m, metric, *fresh));
-    *fresh = false;
-    return absl::OkStatus();
+    return WriteFileAtomically(s.flags.csv, MetricsCsv(trainer.history(), metric));
   };
   return cb;
 }
@@ -208,7 +205,7 @@ absl::Status TrainAndReport(Session& s) {
   }
   std::fflush(stdout);
   ProgressBar bar(stderr, isatty(fileno(stderr)) != 0);
-  TrainCallbacks cb = MakeCallbacks(s, bar);
+  TrainCallbacks cb = MakeCallbacks(s, trainer, bar);
   if (s.flags.checkpoint_every > 0) {
     cb.checkpoint = [&](const Checkpoint& c) { return SaveCheckpoint(s, c, bar); };
   }

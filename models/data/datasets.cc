@@ -1,7 +1,6 @@
 #include "models/data/datasets.h"
 
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <utility>
 
@@ -9,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/file_io.h"
 #include "core/status.h"
 #include "models/data/tokenizer.h"
 
@@ -25,11 +25,7 @@ absl::StatusOr<std::string> ReadDataFile(const std::string& path) {
   if (std::filesystem::is_directory(status)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not a data file"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for reading"));
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return text;
+  return ReadFile(path);
 }
 
 // The first characters of a line, for error messages.
