@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests: installs what is missing, runs `bazel test //...` (optimised), then the
 # same suite under AddressSanitizer + UndefinedBehaviorSanitizer (skip that with
-# GATEFUSE_SKIP_ASAN=1). Exits non-zero on any failure.
+# GATEFUSE_SKIP_ASAN=1), then both libFuzzer targets for a bounded time (below).
+# Exits non-zero on any failure; the last line is `tests: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 tools/setup.sh || exit 1
@@ -31,6 +32,32 @@ run "bazel test (opt)"
 if [ "${GATEFUSE_SKIP_ASAN:-0}" != 1 ]; then
   run "bazel test --config=asan" --config=asan
 fi
+
+# ---- fuzzing (tools/fuzz.sh) ------------------------------------------------
+# Each libFuzzer target for a bounded time after the bazel runs: GATEFUSE_FUZZ_SECONDS
+# per target (default 60), GATEFUSE_SKIP_FUZZ=1 skips. A crash, leak or UB fails the
+# run; tools/fuzz.sh has then copied the input into tests/fuzz_corpus/TARGET/.
+fuzz_report=""
+if [ "${GATEFUSE_SKIP_FUZZ:-0}" != 1 ]; then
+  fuzz_log=$(mktemp)
+  for target in model_file cell_language; do
+    echo "== tools/fuzz.sh $target ${GATEFUSE_FUZZ_SECONDS:-60}"
+    # libFuzzer prints a line per new input: only the end is shown (all of it is
+    # in .fuzz/TARGET/fuzz.log).
+    if tools/fuzz.sh "$target" "${GATEFUSE_FUZZ_SECONDS:-60}" >"$fuzz_log" 2>&1; then
+      grep -vE '^#[0-9]|^"|Uses:|libprotobuf' "$fuzz_log" | tail -n 4
+      fuzz_report+="fuzz $target: no problem in ${GATEFUSE_FUZZ_SECONDS:-60} s"$'\n'
+    else
+      grep -vE '^#[0-9]|^"|Uses:|libprotobuf' "$fuzz_log" | tail -n 60
+      failed=1
+      found=$(grep -oE 'tests/fuzz_corpus/[^ ]+ \([a-z]+\)' "$fuzz_log" | tr '\n' ' ')
+      fuzz_report+="fuzz $target: FAILED ${found:-(see the log above)}"$'\n'
+    fi
+  done
+  rm -f "$fuzz_log"
+fi
+printf '%s' "$fuzz_report"
+# ---- end of fuzzing ----------------------------------------------------------
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
 broken=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log")

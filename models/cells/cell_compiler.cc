@@ -1,20 +1,14 @@
 // The .cell compiler: a parsed CellSource with bound sizes becomes a verified
 // cell graph (cell_language.h); and a cell graph becomes a Cell.
 #include "models/cells/cell_language.h"
+
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <deque>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <utility>
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "graph/executor.h"
 #include "graph/verifier.h"
@@ -138,19 +132,32 @@ class Compiler {
     return sum + v;
   }
 
+  // Every value of the graph, declared or computed, has at most kMaxElements
+  // elements: then no element count overflows int64 and no broadcast such as
+  // A[N,1,1] * B[1,N,1] * C[1,1,N] reaches an allocator with a size it cannot
+  // take, even in a value nothing uses.
+  static bool TooManyElements(const Shape& shape) {
+    int64_t elements = 1;
+    for (int i = 0; i < shape.rank(); ++i) {
+      if (shape[i] > kMaxElements / elements) return true;
+      elements *= std::max<int64_t>(shape[i], 1);
+    }
+    return false;
+  }
+
   absl::Status AddInput(const Declaration& d, InputRole role) {
     std::vector<int64_t> dims;
     if (role != InputRole::kParam) dims.push_back(batch_);
-    int64_t elements = 1;
     for (const SizeExpr& s : d.shape) {
       GF_ASSIGN_OR_RETURN(int64_t n, EvalSize(s));
-      if (n > kMaxElements / elements) {
-        return Err(d.location, absl::StrCat(d.name, " has too many elements"));
-      }
-      elements *= n;
       dims.push_back(n);
     }
-    const NodeId id = g_.AddInput(d.name, role, {Shape(std::move(dims)), dtype_});
+    const TensorSpec spec{Shape(std::move(dims)), dtype_};
+    if (TooManyElements(spec.shape)) {
+      return Err(d.location, absl::StrCat(d.name, " is ", spec.ToString(), ": more than ",
+                                          kMaxElements, " elements"));
+    }
+    const NodeId id = g_.AddInput(d.name, role, spec);
     env_[d.name] = {id, 0};
     return absl::OkStatus();
   }
@@ -159,7 +166,12 @@ class Compiler {
                                  const std::vector<ValueRef>& inputs, Attrs attrs = {}) {
     absl::StatusOr<NodeId> id = g_.AddNode(op, inputs, std::move(attrs));
     if (!id.ok()) return Err(loc, id.status().message());
-    return ValueRef{*id, 0};
+    const ValueRef out{*id, 0};
+    if (TooManyElements(g_.spec(out).shape)) {
+      return Err(loc, absl::StrCat(op, " gives ", g_.spec(out).ToString(), ": more than ",
+                                   kMaxElements, " elements"));
+    }
+    return out;
   }
 
   absl::Status CompileSplit(const Statement& st) {

@@ -105,7 +105,8 @@ struct CellSource {
 
 // Parses and checks everything that does not need sizes: syntax, names, that
 // every name is assigned before use (a "cycle: a -> b -> a" if the later
-// definition depends back), one `next` per state.
+// definition depends back), one `next` per state. A source has at most 1 MiB;
+// an expression at most 2000 operations, 256 levels deep.
 absl::StatusOr<CellSource> ParseCellSource(const std::string& text, const std::string& filename);
 // NotFound if the file cannot be read; otherwise as ParseCellSource.
 absl::StatusOr<CellSource> ReadCellFile(const std::string& path);
@@ -114,7 +115,8 @@ absl::StatusOr<CellSource> ReadCellFile(const std::string& path);
 // Input x [batch, size] (role input), the states [batch, size], the params with
 // their declared shapes, one output per state named after it. The graph is
 // named after the cell and verified. Shape errors name both shapes and point at
-// the operator.
+// the operator. Every value of the graph, declared or computed, has at most 2^40
+// elements (InvalidArgument at the declaration or the operator otherwise).
 absl::StatusOr<Graph> CompileCell(const CellSource& src, const std::map<std::string, int64_t>& sizes,
                                   DType dtype = DType::kF32, int64_t batch = kTraceBatch);
 

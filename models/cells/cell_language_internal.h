@@ -1,5 +1,11 @@
-// Internals shared by the .cell parser (cell_language.cc) and compiler
-// (cell_compiler.cc); not part of the public API.
+// Internals shared by the parts of the .cell front end; not part of the public API
+// (cell_language.h). The text goes through them in this order:
+//
+//   text ──Lex (cell_lexer.cc)──▶ tokens ──ParseTokens (cell_parser.cc)──▶ CellSource
+//        ──Validate (cell_checks.cc)──▶ checked CellSource ──CompileCell (cell_compiler.cc)──▶ Graph
+//
+// cell_language.cc holds the vocabulary they share (functions, keywords, error
+// format) and the public entry points.
 #ifndef GATEFUSE_MODELS_CELLS_CELL_LANGUAGE_INTERNAL_H_
 #define GATEFUSE_MODELS_CELLS_CELL_LANGUAGE_INTERNAL_H_
 
@@ -7,26 +13,59 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "models/cells/cell_language.h"
 
 namespace gatefuse::cell_language_internal {
 
+// Bounds that keep a hostile file from overflowing int64 or exhausting memory.
 inline constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 inline constexpr char kFunctionList[] = "sigmoid, tanh, relu, exp, log, concat, split";
 
+// ---- vocabulary (cell_language.cc)
+
 // sigmoid -> Sigmoid, ...
 const std::map<std::string, std::string>& UnaryFunctions();
+bool IsFunction(const std::string& name);
+bool IsKeyword(const std::string& name);
+// "LINE:COL".
+std::string At(SourceLocation loc);
 // InvalidArgument "FILE:LINE:COL: what".
 absl::Status ErrorAt(const std::string& file, SourceLocation loc, absl::string_view what);
 std::string FormatNumber(double v);
 bool IsSplit(const Expr& e);
 // The part count of split(e, n) if n is a positive integer literal.
 std::optional<int64_t> SplitCount(const Expr& n);
-// Everything about a source that does not need sizes.
+
+// ---- lexer (cell_lexer.cc)
+
+enum class TokenKind { kName, kNumber, kSymbol, kNewline, kEnd };
+
+struct Token {
+  TokenKind kind = TokenKind::kEnd;
+  std::string text;
+  double number = 0;  // kNumber
+  SourceLocation location;
+};
+
+// For error messages: "'x'", "the number 2", "the end of the line".
+std::string Describe(const Token& t);
+// The tokens of `text`, always ending with one kEnd; comments and blanks dropped.
+absl::StatusOr<std::vector<Token>> Lex(const std::string& text, const std::string& file);
+
+// ---- parser (cell_parser.cc)
+
+// Fills `src` (name, declarations, statements) from the tokens of a whole file.
+absl::Status ParseTokens(std::vector<Token> tokens, CellSource& src);
+
+// ---- checks (cell_checks.cc)
+
+// Everything about a source that does not need sizes (see ParseCellSource).
 absl::Status Validate(const CellSource& src);
 
 }  // namespace gatefuse::cell_language_internal

@@ -491,10 +491,29 @@ TEST(CellLanguageErrorTest, HugeExpressionsAreErrorsNotCrashes) {
   ExpectError(ParseError(absl::StrCat(kSmall, "next h = ", sum, "\n")), "5:8012",
               {"expression too long"});
   ExpectError(ParseError("cell t\ninput x[99999999999999999999]\n"), "2:9", {"positive integer"});
+  ExpectError(ParseError(absl::StrCat(kSmall, std::string(1 << 20, '\n'))), "1:1",
+              {"the source is 1048623 bytes", "at most 1048576"});
   absl::StatusOr<CellSource> src =
       ParseCellSource("cell t\ninput x[I]\nstate h[H]\nparam W[H*H*H]\nnext h = h\n", "t.cell");
   ASSERT_TRUE(src.ok()) << src.status();
   ExpectError(CompileCell(*src, {{"I", 1}, {"H", 1 << 20}}).status(), "4:9", {"too large"});
+  // A chain of 2000 '*' overflowed the recursive compiler's stack under ASan
+  // (fuzz corpus 5f1e9add...): 256 levels compile; at 300 operators the 44th is
+  // the first more than 256 levels below the last.
+  std::string chain = "h";
+  for (int i = 0; i < 256; ++i) chain += "*h";
+  EXPECT_TRUE(CompileText(absl::StrCat(kSmall, "next h = ", chain, "\n")).ok());
+  for (int i = 0; i < 44; ++i) chain += "*h";
+  ExpectError(ParseError(absl::StrCat(kSmall, "next h = ", chain, "\n")), "5:97",
+              {"expression too deep", "split it into several assignments"});
+  // A value nothing uses is still computed when the cell runs (fuzz corpus
+  // 6fae0f18...): A*B would be 2^42 floats.
+  ExpectError(CompileText("cell t\ninput x[I]\nstate h[H]\nparam A[2097152,1] B[1,2097152]\n"
+                          "z = A * B\nnext h = h\n").status(),
+              "5:7", {"Mul gives f32[2097152,2097152]", "more than 1099511627776 elements"});
+  ExpectError(CompileText("cell t\ninput x[I]\nstate h[H]\nparam W[1048576,1048577]\n"
+                          "next h = h\n").status(),
+              "4:7", {"W is f32[1048576,1048577]", "more than 1099511627776 elements"});
 }
 
 TEST(CellLanguageTest, ReadCellFileNotFound) {

@@ -1,5 +1,7 @@
 // libFuzzer target for the model-file loader (built and run by
-// tools/fuzz_model_file.sh with clang's -fsanitize=fuzzer,address,undefined).
+// `tools/fuzz.sh model_file` with clang's -fsanitize=fuzzer,address,undefined;
+// tests:model_file_fuzz_corpus_test replays tests/fuzz_corpus/model_file/
+// through it in the normal build).
 //
 // An input that starts with the magic "GFMODEL\0" is parsed as a whole file, so
 // the header checks are fuzzed. Any other input is taken as a payload and
@@ -12,7 +14,7 @@
 //
 // With GATEFUSE_FUZZ_WRITE_SEEDS=DIR set, the binary writes a few valid files
 // and payloads (builtin cells with traced graphs, a .cell custom cell, a
-// checkpoint) into DIR and exits: the script's seed corpus.
+// checkpoint) into DIR and exits; the script adds the regression corpus.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
