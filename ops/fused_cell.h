@@ -8,14 +8,16 @@
 // peepholes are zero. Outputs: the next states.
 //
 //   lstm           i,f,o = sigmoid(x W + h U + b)   g = tanh(...)   c' = f c + i g   h' = o tanh(c')
-//   peephole_lstm  as lstm, with + p_i c, + p_f c, + p_o c' inside i, f, o
-//   cifg_lstm      gates i, g, o; the forget gate is 1 - i
+//   peephole       as lstm, with + p_i c, + p_f c, + p_o c' inside i, f, o
+//   cifg           gates i, g, o; the forget gate is 1 - i
 //   gru            r,z = sigmoid(x W + h U + b)   n = tanh(x W_n + (r h) U_n + b_n)   h' = (1-z) n + z h
 //   gru_lbr        n = tanh(x W_n + b_n + r (h U_n + bh_n))
 //   rnn_tanh/relu  h' = act(x W + h U + b)          (roles W, U, b)
 //
-// The kernel here evaluates these equations (the reference the fused kernels are
-// tested against); the gradient differentiates the same equations with ops.
+// The kinds are those of the cell kind table (ops/cell_kinds.h) that have a fused
+// kernel, by canonical name or alias. The kernel here evaluates the table's step
+// equations (CellStep), the reference the fused kernels are tested against; the
+// gradient differentiates the same equations with ops.
 #ifndef GATEFUSE_OPS_FUSED_CELL_H_
 #define GATEFUSE_OPS_FUSED_CELL_H_
 
@@ -24,26 +26,21 @@
 
 #include "absl/status/statusor.h"
 #include "core/tape.h"
+#include "ops/cell_kinds.h"
 
 namespace gatefuse {
-
-struct FusedCellKind {
-  std::string name;                   // "lstm", "peephole_lstm", ...
-  std::vector<std::string> gates;     // in the order of the oneDNN / reference layout
-  std::vector<std::string> states;    // {"h"} or {"h", "c"}
-};
-
-// The kinds a FusedCell can be: lstm peephole_lstm cifg_lstm gru gru_lbr rnn_tanh rnn_relu.
-const std::vector<FusedCellKind>& FusedCellKinds();
-absl::StatusOr<const FusedCellKind*> FindFusedCellKind(const std::string& name);
 
 // The name of a role: RoleName("W", "i") == "W_i"; the one-gate RNNs have no
 // gate letter: RoleName("W", "") == "W".
 std::string RoleName(const std::string& what, const std::string& gate);
 
+// The fused kind called `name` (canonically or by an alias); InvalidArgument naming
+// `op` for an unknown kind or one without a fused kernel.
+absl::StatusOr<const CellKind*> FindFusedKind(const std::string& op, const std::string& name);
+
 // The shape role `role` must have in a cell of `kind` with input size I and hidden
 // size H; InvalidArgument "<kind> has no role '<role>'" for a role the kind lacks.
-absl::StatusOr<Shape> FusedCellRoleShape(const std::string& kind, const std::string& role,
+absl::StatusOr<Shape> FusedCellRoleShape(const CellKind& kind, const std::string& role,
                                          int64_t I, int64_t H);
 
 // One step, on the tape. `roles` name the entries of `role_values`.

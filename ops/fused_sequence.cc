@@ -15,42 +15,17 @@
 namespace gatefuse {
 namespace {
 
-using onednn::RnnCell;
-
 constexpr char kOp[] = "FusedSequence";
 constexpr char kGradOp[] = "FusedSequenceGrad";
 
-// A kind's oneDNN cell and FusedCell's gate letters in oneDNN's slot order
-// (oneDNN doc/primitives/rnn.md): LSTM slots i, f, c~, o are our i, f, g, o. GRU slots
-// are u, r, o with h' = u h + (1 - u) o: u is our z (h' = (1 - z) n + z h) and o our n,
-// so the order is z, r, n, not r, z, n; the LBR-GRU bias has a fourth slot u', the
-// recurrent bias inside r * (U_o h + b_u'), which is our bh_n. Peepholes are i, f, o.
-struct SequenceKind {
-  const char* name;
-  RnnCell cell;
-  std::vector<std::string> slot_gates;
-  // CIFG: the LSTM primitive's forget slot runs on the input gate's weights and
-  // bias negated, f = σ(-a_i) = 1 - σ(a_i); its gradients flow back into i's.
-  bool forget_tied_to_input = false;
-};
-
-const std::vector<SequenceKind>& SequenceKinds() {
-  static const auto* kinds = new std::vector<SequenceKind>{
-      {"lstm", RnnCell::kLstm, {"i", "f", "g", "o"}},
-      {"cifg_lstm", RnnCell::kLstm, {"i", "f", "g", "o"}, /*forget_tied_to_input=*/true},
-      {"peephole_lstm", RnnCell::kPeepholeLstm, {"i", "f", "g", "o"}},
-      {"gru", RnnCell::kGru, {"z", "r", "n"}},
-      {"gru_lbr", RnnCell::kLbrGru, {"z", "r", "n"}},
-      {"rnn_tanh", RnnCell::kRnnTanh, {""}},
-      {"rnn_relu", RnnCell::kRnnRelu, {""}},
-  };
-  return *kinds;
-}
-
+// The kind's oneDNN cell and slot order come from the cell kind table
+// (CellKind::fused). CIFG runs on the LSTM primitive: its forget slot holds the input
+// gate's weights and bias negated, f = σ(-a_i) = 1 - σ(a_i), and that slot's
+// gradients flow back into i's.
 struct Parsed {
-  const FusedCellKind* kind;
-  const SequenceKind* seq;
+  const CellKind* kind;
   std::vector<std::string> roles;
+  const FusedKernel& fused() const { return *kind->fused; }
   size_t num_states() const { return kind->states.size(); }
   size_t num_forward_inputs() const { return 1 + num_states() + roles.size(); }
 };
@@ -58,21 +33,9 @@ struct Parsed {
 absl::StatusOr<Parsed> ParseAttrs(const std::string& op, const Attrs& attrs) {
   GF_ASSIGN_OR_RETURN(std::string kind, attrs.GetString(op, "kind"));
   GF_ASSIGN_OR_RETURN(std::string roles, attrs.GetString(op, "roles"));
-  const absl::StatusOr<const FusedCellKind*> cell_kind = FindFusedCellKind(kind);
-  if (!cell_kind.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": unknown kind '", kind, "'"));
-  }
-  Parsed p{*cell_kind, nullptr, absl::StrSplit(roles, ',', absl::SkipEmpty())};
-  for (const SequenceKind& s : SequenceKinds()) {
-    if (s.name == kind) p.seq = &s;
-  }
-  if (p.seq == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(op, ": kind '", kind, "' has no oneDNN primitive"));
-  }
-  return p;
+  GF_ASSIGN_OR_RETURN(const CellKind* k, FindFusedKind(op, kind));
+  return Parsed{k, absl::StrSplit(roles, ',', absl::SkipEmpty())};
 }
-
 
 // Checks FusedSequence's inputs (the first p.num_forward_inputs() of `in`) and returns
 // the sequence's dims.
@@ -103,7 +66,7 @@ absl::StatusOr<onednn::RnnDims> CheckForwardInputs(const std::string& op, const 
   }
   std::set<std::string> seen;
   for (size_t k = 0; k < p.roles.size(); ++k) {
-    absl::StatusOr<Shape> want_or = FusedCellRoleShape(p.kind->name, p.roles[k], I, H);
+    absl::StatusOr<Shape> want_or = FusedCellRoleShape(*p.kind, p.roles[k], I, H);
     if (!want_or.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(op, ": ", want_or.status().message()));
     }
@@ -122,7 +85,7 @@ absl::StatusOr<onednn::RnnDims> CheckForwardInputs(const std::string& op, const 
       }
     }
   }
-  return onednn::RnnDims{p.seq->cell, T, B, I, H};
+  return onednn::RnnDims{p.fused().cell, T, B, I, H};
 }
 
 // The workspace travels as an f32 tensor: its bytes rounded up to words, then one
@@ -199,10 +162,10 @@ absl::StatusOr<std::vector<TensorSpec>> SequenceGradShape(const std::vector<Tens
 }
 
 // The role index filling each oneDNN slot (-1: absent, zeros), and the slot that
-// holds a negated copy of another (CIFG's forget slot; -1: none).
+// holds a negated copy of another (CIFG's forget slot, filled from i's roles; -1: none).
 struct SlotRoles {
   std::vector<int> w_layer, w_iter, bias, peephole;
-  int tied_slot = -1, tied_to = -1;
+  int tied_slot = -1;
 };
 
 SlotRoles SlotRolesOf(const Parsed& p) {
@@ -213,20 +176,21 @@ SlotRoles SlotRolesOf(const Parsed& p) {
     return -1;
   };
   SlotRoles s;
-  for (const std::string& g : p.seq->slot_gates) {
-    const std::string& from = p.seq->forget_tied_to_input && g == "f" ? "i" : g;
+  const std::vector<std::string>& slots = p.fused().slot_gates;
+  const bool tied = p.kind->forget_is_one_minus_input;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    std::string from = slots[k];
+    if (tied && from == "f") {
+      from = "i";
+      s.tied_slot = static_cast<int>(k);
+    }
     s.w_layer.push_back(index(RoleName("W", from)));
     s.w_iter.push_back(index(RoleName("U", from)));
     s.bias.push_back(index(RoleName("b", from)));
   }
-  if (p.seq->forget_tied_to_input) {
-    s.tied_slot = 1;  // f, in oneDNN's LSTM slot order i, f, c~, o
-    s.tied_to = 0;
-  }
-  if (p.seq->cell == RnnCell::kLbrGru) s.bias.push_back(index("bh_n"));
-  if (p.seq->cell == RnnCell::kPeepholeLstm) {
-    for (const char* g : {"i", "f", "o"}) s.peephole.push_back(index(RoleName("p", g)));
-  }
+  // LBR-GRU's fourth bias slot u': the recurrent bias inside r * (U_o h + b_u').
+  if (p.kind->linear_before_reset) s.bias.push_back(index(RoleName("bh", "n")));
+  for (const std::string& g : p.kind->peephole_gates) s.peephole.push_back(index(RoleName("p", g)));
   return s;
 }
 

@@ -7,11 +7,12 @@
 //   h = h0; for t: h = FusedCellStep("gru", x[t], {h}, roles, values)[0]   // T nodes
 //   y, hT = FusedSequence("gru", x, {h0}, roles, values)                   // 1 node
 //
-// Op "FusedSequence". Attrs: kind (lstm peephole_lstm cifg_lstm gru gru_lbr rnn_tanh
-// rnn_relu; cifg_lstm runs on the LSTM primitive, its forget slot holding the input
-// gate's weights negated: σ(-a_i) = 1 - σ(a_i)), roles (comma-separated, the FusedCell role names:
+// Op "FusedSequence". Attrs: kind (a kind of ops/cell_kinds.h with a fused kernel:
+// rnn_tanh rnn_relu lstm peephole cifg gru gru_lbr, or an old alias; cifg runs on the
+// LSTM primitive, its forget slot holding the input gate's weights negated:
+// σ(-a_i) = 1 - σ(a_i)), roles (comma-separated, the FusedCell role names:
 // W_<g> [I, H], U_<g> [H, H], b_<g> [H], bh_n [H] for gru_lbr, p_i p_f p_o [H] for
-// peephole_lstm; absent biases and peepholes are zero), training (0 or 1).
+// peephole; absent biases and peepholes are zero), training (0 or 1).
 // Inputs, all f32: x [T, B, I], the initial states [B, H] (h, or h and c), the role
 // values in attr order. Outputs: y [T, B, H] (h at every step), the final states
 // [B, H], and with training=1 the oneDNN workspace (its bytes in an f32 [ceil(bytes/4)]).

@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "graph/text.h"
 #include "passes/dead_code_elimination.h"
+#include "ops/cell_kinds.h"
 #include "ops/fused_cell.h"
 #include "passes/gemm_merge.h"
 
@@ -57,9 +58,9 @@ class Matcher {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<CellMatch> MatchRnn(const std::string& want);
-  absl::StatusOr<CellMatch> MatchLstm(const std::string& want);
-  absl::StatusOr<CellMatch> MatchGru(const std::string& want);
+  absl::StatusOr<CellMatch> MatchRnn(const CellKind& want);
+  absl::StatusOr<CellMatch> MatchLstm(const CellKind& want);
+  absl::StatusOr<CellMatch> MatchGru(const CellKind& want);
 
   // "%7 (Tanh)" or an input's name, for messages.
   std::string Describe(ValueRef v) const {
@@ -80,9 +81,10 @@ class Matcher {
   bool IsVector(ValueRef v) const { return g_.spec(v).shape == Shape{H_}; }
 
   // Needs exactly the states `names` (in the graph's declaration order).
-  absl::Status NeedStates(const std::string& want, size_t n) const {
+  absl::Status NeedStates(const CellKind& want) const {
+    const size_t n = want.states.size();
     if (states_.size() != n) {
-      return Miss(absl::StrCat(want, " has ", n, n == 1 ? " state (h)" : " states (h, c)",
+      return Miss(absl::StrCat(want.name, " has ", n, n == 1 ? " state (h)" : " states (h, c)",
                                ", this cell has ", states_.size()));
     }
     return absl::OkStatus();
@@ -184,19 +186,21 @@ class Matcher {
   int64_t H_ = 0;
 };
 
-absl::StatusOr<CellMatch> Matcher::MatchRnn(const std::string& want) {
-  GF_RETURN_IF_ERROR(NeedStates(want, 1));
-  const std::string act = want == "rnn_tanh" ? "Tanh" : "Relu";
-  GF_ASSIGN_OR_RETURN(ValueRef pre, Activation(next_.at(states_[0]), act, "h'", want));
+absl::StatusOr<CellMatch> Matcher::MatchRnn(const CellKind& want) {
+  GF_RETURN_IF_ERROR(NeedStates(want));
+  GF_ASSIGN_OR_RETURN(ValueRef pre,
+                      Activation(next_.at(states_[0]), want.activation, "h'", want.name));
   GF_ASSIGN_OR_RETURN(GateTerms t, Terms(pre, "", false));
   if (!t.peepholes.empty()) return Miss("the pre-activation has a peephole term");
-  CellMatch m{want, {}};
+  CellMatch m{want.name, {}};
   AddGateRoles(m, "", t);
   return m;
 }
 
-absl::StatusOr<CellMatch> Matcher::MatchLstm(const std::string& want) {
-  GF_RETURN_IF_ERROR(NeedStates(want, 2));
+absl::StatusOr<CellMatch> Matcher::MatchLstm(const CellKind& want) {
+  GF_RETURN_IF_ERROR(NeedStates(want));
+  const bool coupled_kind = want.forget_is_one_minus_input;
+  const bool peephole_kind = !want.peephole_gates.empty();
   const NodeId c = states_[1];
   const ValueRef h2 = next_.at(states_[0]), c2 = next_.at(c);
   // h' = o * tanh(c')
@@ -205,13 +209,13 @@ absl::StatusOr<CellMatch> Matcher::MatchLstm(const std::string& want) {
   for (int k = 0; k < 2; ++k) {
     const ValueRef a = Args(h2)[k];
     if (Args(a).size() == 1 && Args(a)[0] == c2) {
-      GF_RETURN_IF_ERROR(Activation(a, "Tanh", "h' = o * act(c')", want).status());
+      GF_RETURN_IF_ERROR(Activation(a, "Tanh", "h' = o * act(c')", want.name).status());
       tanh_side = k;
     }
   }
   if (tanh_side < 0) return Miss("h' does not multiply an activation of the new cell c'");
   GF_ASSIGN_OR_RETURN(ValueRef pre_o,
-                      Activation(Args(h2)[1 - tanh_side], "Sigmoid", "output gate o", want));
+                      Activation(Args(h2)[1 - tanh_side], "Sigmoid", "output gate o", want.name));
   // c' = f * c + i * g
   if (Op(c2) != "AddN" || Args(c2).size() != 2 || Op(Args(c2)[0]) != "Mul" ||
       Op(Args(c2)[1]) != "Mul") {
@@ -231,33 +235,40 @@ absl::StatusOr<CellMatch> Matcher::MatchLstm(const std::string& want) {
   if (forget < 0) return Miss("c' has no f * c term (the old cell c is not carried over)");
   const auto& ig = Args(Args(c2)[1 - forget]);
   const int i_side = Op(ig[0]) == "Sigmoid" ? 0 : 1;
-  GF_ASSIGN_OR_RETURN(ValueRef pre_i, Activation(ig[i_side], "Sigmoid", "input gate i", want));
-  GF_ASSIGN_OR_RETURN(ValueRef pre_g, Activation(ig[1 - i_side], "Tanh", "candidate gate g", want));
-  GF_ASSIGN_OR_RETURN(ValueRef pre_f, Activation(f_val, "Sigmoid", "forget gate f", want));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_i,
+                      Activation(ig[i_side], "Sigmoid", "input gate i", want.name));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_g,
+                      Activation(ig[1 - i_side], "Tanh", "candidate gate g", want.name));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_f, Activation(f_val, "Sigmoid", "forget gate f", want.name));
   const bool coupled = Op(pre_f) == "Neg";
-  if (want == "cifg_lstm") {
-    if (!coupled) return Miss("the forget gate has its own pre-activation; cifg_lstm needs f = 1 - i");
+  if (coupled_kind) {
+    if (!coupled) {
+      return Miss(absl::StrCat("the forget gate has its own pre-activation; ", want.name,
+                               " needs f = 1 - i"));
+    }
     if (Args(pre_f)[0] != pre_i) {
       return Miss(absl::StrCat("the forget gate is 1 - sigmoid of ", Describe(Args(pre_f)[0]),
                                ", not of the input gate's pre-activation ", Describe(pre_i)));
     }
   } else if (coupled && Args(pre_f)[0] == pre_i) {
-    return Miss("the forget gate is 1 - i (coupled input and forget gates): that is cifg_lstm");
+    return Miss("the forget gate is 1 - i (coupled input and forget gates): that is cifg");
   }
 
   GF_ASSIGN_OR_RETURN(GateTerms ti, Terms(pre_i, "i", false));
   GF_ASSIGN_OR_RETURN(GateTerms tg, Terms(pre_g, "g", false));
   GF_ASSIGN_OR_RETURN(GateTerms to, Terms(pre_o, "o", false));
   std::optional<GateTerms> tf;
-  if (want != "cifg_lstm") {
+  if (!coupled_kind) {
     GF_ASSIGN_OR_RETURN(tf, Terms(pre_f, "f", false));
   }
   // Peepholes: i and f read c, o reads c' (Gers & Schmidhuber 2000), g none.
   const bool any_peephole = !ti.peepholes.empty() || !tg.peepholes.empty() ||
                             !to.peepholes.empty() || (tf && !tf->peepholes.empty());
-  if (want == "lstm" && any_peephole) return Miss("a gate has a peephole term; lstm has none");
-  if (want == "cifg_lstm" && any_peephole) return Miss("cifg_lstm with peepholes has no fused kernel");
-  if (want == "peephole_lstm" && !any_peephole) return Miss("no gate has a peephole term");
+  if (!peephole_kind && any_peephole) {
+    return Miss(coupled_kind ? absl::StrCat(want.name, " with peepholes has no fused kernel")
+                             : absl::StrCat("a gate has a peephole term; ", want.name, " has none"));
+  }
+  if (peephole_kind && !any_peephole) return Miss("no gate has a peephole term");
   if (!tg.peepholes.empty()) return Miss("the candidate gate g has a peephole term");
   auto check_peepholes = [&](const GateTerms& t, const std::string& gate,
                              ValueRef expected, const std::string& expected_name) -> absl::Status {
@@ -274,7 +285,7 @@ absl::StatusOr<CellMatch> Matcher::MatchLstm(const std::string& want) {
   if (tf) GF_RETURN_IF_ERROR(check_peepholes(*tf, "f", {c, 0}, "the old cell c"));
   GF_RETURN_IF_ERROR(check_peepholes(to, "o", c2, "the new cell c'"));
 
-  CellMatch m{want, {}};
+  CellMatch m{want.name, {}};
   AddGateRoles(m, "i", ti);
   if (tf) AddGateRoles(m, "f", *tf);
   AddGateRoles(m, "g", tg);
@@ -287,8 +298,8 @@ absl::StatusOr<CellMatch> Matcher::MatchLstm(const std::string& want) {
   return m;
 }
 
-absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
-  GF_RETURN_IF_ERROR(NeedStates(want, 1));
+absl::StatusOr<CellMatch> Matcher::MatchGru(const CellKind& want) {
+  GF_RETURN_IF_ERROR(NeedStates(want));
   const NodeId h = states_[0];
   const ValueRef h2 = next_.at(h);
   // h' = (1 - z) * n + z * h, with 1 - sigmoid(a) canonical as sigmoid(-a)
@@ -308,7 +319,7 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
     }
   }
   if (carry < 0) return Miss("h' has no z * h term (the old state is not carried over)");
-  GF_ASSIGN_OR_RETURN(ValueRef pre_z, Activation(z_val, "Sigmoid", "update gate z", want));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_z, Activation(z_val, "Sigmoid", "update gate z", want.name));
   const auto& zn = Args(Args(h2)[1 - carry]);
   int zc = -1;
   for (int k = 0; k < 2; ++k) {
@@ -319,7 +330,7 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
     return Miss(absl::StrCat("(1 - z) is 1 - sigmoid of ", Describe(Args(Args(zn[zc])[0])[0]),
                              ", not of the update gate's pre-activation ", Describe(pre_z)));
   }
-  GF_ASSIGN_OR_RETURN(ValueRef pre_n, Activation(zn[1 - zc], "Tanh", "candidate n", want));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_n, Activation(zn[1 - zc], "Tanh", "candidate n", want.name));
 
   GF_ASSIGN_OR_RETURN(GateTerms tz, Terms(pre_z, "z", false));
   GF_ASSIGN_OR_RETURN(GateTerms tn, Terms(pre_n, "n", true));
@@ -331,7 +342,7 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
   const ValueRef rec = tn.other[0];
   std::optional<ValueRef> reset, u_n;
   std::vector<ValueRef> bh_n;
-  std::string found;
+  bool found_lbr = false;
   const NodeData& rd = g_.node(rec.node);
   if (rd.op == "MatMul" && Op(rd.inputs[0]) == "Mul" && param_only_[rd.inputs[1].node] &&
       *rd.attrs.GetInt("MatMul", "transpose_a") == 0 &&
@@ -342,7 +353,6 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
       if (IsNode(rh[k], h)) reset = rh[1 - k];
     }
     u_n = rd.inputs[1];
-    found = "gru";
   } else if (rd.op == "Mul") {
     // r * (h @ U_n + bh_n)
     for (int k = 0; k < 2 && !u_n; ++k) {
@@ -367,7 +377,7 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
         reset = rd.inputs[k];
         u_n = u;
         bh_n = bias;
-        found = "gru_lbr";
+        found_lbr = true;
       }
     }
   }
@@ -375,16 +385,16 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
     return Miss(absl::StrCat("candidate n's recurrent term ", Describe(rec),
                              " is neither (r * h) @ U_n nor r * (h @ U_n + b)"));
   }
-  if (found != want) {
-    return Miss(found == "gru" ? "the reset gate scales h before h @ U_n: that is gru"
-                               : "the reset gate scales h @ U_n (linear before reset): that is gru_lbr");
+  if (found_lbr != want.linear_before_reset) {
+    return Miss(found_lbr ? "the reset gate scales h @ U_n (linear before reset): that is gru_lbr"
+                          : "the reset gate scales h before h @ U_n: that is gru");
   }
-  GF_ASSIGN_OR_RETURN(ValueRef pre_r, Activation(*reset, "Sigmoid", "reset gate r", want));
+  GF_ASSIGN_OR_RETURN(ValueRef pre_r, Activation(*reset, "Sigmoid", "reset gate r", want.name));
   GF_ASSIGN_OR_RETURN(GateTerms tr, Terms(pre_r, "r", false));
   if (!tr.peepholes.empty() || !tz.peepholes.empty() || !tn.peepholes.empty()) {
     return Miss("a GRU gate has a term that reads the state elementwise");
   }
-  CellMatch m{want, {}};
+  CellMatch m{want.name, {}};
   AddGateRoles(m, "r", tr);
   AddGateRoles(m, "z", tz);
   m.roles.push_back({"W_n", {*tn.w}});
@@ -395,16 +405,28 @@ absl::StatusOr<CellMatch> Matcher::MatchGru(const std::string& want) {
   return m;
 }
 
-const std::vector<std::string>& CandidateKinds() {
-  static const auto* kinds = new std::vector<std::string>{
-      "lstm", "peephole_lstm", "cifg_lstm", "gru", "gru_lbr", "rnn_tanh", "rnn_relu"};
-  return *kinds;
+// The candidates: every kind of the table with a fused kernel, in table order. The
+// matchers of two kinds never both succeed, so the order only orders explanations.
+std::vector<const CellKind*> CandidateKinds() {
+  std::vector<const CellKind*> kinds;
+  for (const CellKind& k : CellKinds()) {
+    if (k.fused) kinds.push_back(&k);
+  }
+  return kinds;
 }
 
-absl::StatusOr<CellMatch> TryKind(const Graph& g, const std::string& kind, Matcher& m) {
-  if (kind == "rnn_tanh" || kind == "rnn_relu") return m.MatchRnn(kind);
-  if (kind == "gru" || kind == "gru_lbr") return m.MatchGru(kind);
-  return m.MatchLstm(kind);
+absl::StatusOr<CellMatch> TryKind(const CellKind& kind, Matcher& m) {
+  switch (kind.family) {
+    case CellFamily::kRnn:
+      return m.MatchRnn(kind);
+    case CellFamily::kLstm:
+      return m.MatchLstm(kind);
+    case CellFamily::kGru:
+      return m.MatchGru(kind);
+    case CellFamily::kMgu:
+      break;
+  }
+  return Miss(absl::StrCat(kind.name, " has no pattern"));
 }
 
 }  // namespace
@@ -413,9 +435,9 @@ std::vector<CandidateReport> ExplainRecognition(const Graph& g) {
   std::vector<CandidateReport> reports;
   Matcher m(g);
   const absl::Status init = m.Init();
-  for (const std::string& kind : CandidateKinds()) {
-    CandidateReport r{kind, false, ""};
-    absl::StatusOr<CellMatch> match = init.ok() ? TryKind(g, kind, m) : init;
+  for (const CellKind* kind : CandidateKinds()) {
+    CandidateReport r{kind->name, false, ""};
+    absl::StatusOr<CellMatch> match = init.ok() ? TryKind(*kind, m) : init;
     if (match.ok()) {
       r.matched = true;
       std::vector<std::string> roles;
@@ -436,8 +458,8 @@ std::vector<CandidateReport> ExplainRecognition(const Graph& g) {
 std::optional<CellMatch> MatchCell(const Graph& g) {
   Matcher m(g);
   if (!m.Init().ok()) return std::nullopt;
-  for (const std::string& kind : CandidateKinds()) {
-    absl::StatusOr<CellMatch> match = TryKind(g, kind, m);
+  for (const CellKind* kind : CandidateKinds()) {
+    absl::StatusOr<CellMatch> match = TryKind(*kind, m);
     if (match.ok()) return *std::move(match);
   }
   return std::nullopt;
@@ -480,7 +502,10 @@ absl::StatusOr<bool> RecognizeCell::Run(Graph& g) {
 std::string FusionKind(const Graph& g) {
   for (NodeId id = 0; id < g.num_node_slots(); ++id) {
     const NodeData& d = g.node(id);
-    if (!d.dead && d.op == "FusedCell") return *d.attrs.GetString("FusedCell", "kind");
+    // Canonical even for a graph whose FusedCell names its kind by an old alias.
+    if (!d.dead && d.op == "FusedCell") {
+      return CanonicalCellKind(*d.attrs.GetString("FusedCell", "kind"));
+    }
   }
   return "custom";
 }

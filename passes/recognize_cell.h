@@ -30,7 +30,7 @@ struct RoleBinding {
 };
 
 struct CellMatch {
-  std::string kind;                // a FusedCellKind name
+  std::string kind;                // canonical, a kind of ops/cell_kinds.h with a fused kernel
   std::vector<RoleBinding> roles;
 };
 
@@ -40,7 +40,8 @@ struct CandidateReport {
   std::string detail;  // the roles, or the first point where matching failed
 };
 
-// Every candidate kind, in a fixed order, with its verdict.
+// Every candidate kind (the cell kind table's kinds with a fused kernel, in table
+// order) with its verdict.
 std::vector<CandidateReport> ExplainRecognition(const Graph& g);
 // The first kind that matches, if any.
 std::optional<CellMatch> MatchCell(const Graph& g);
@@ -52,7 +53,7 @@ class RecognizeCell : public Pass {
   absl::StatusOr<bool> Run(Graph& g) override;
 };
 
-// The kind of the FusedCell node in g, or "custom" if there is none.
+// The canonical kind of the FusedCell node in g, or "custom" if there is none.
 std::string FusionKind(const Graph& g);
 
 }  // namespace gatefuse

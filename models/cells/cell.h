@@ -42,7 +42,10 @@ struct Cell {
   StepFn step;
 };
 
-// The builtin kinds: rnn_tanh rnn_relu lstm peephole cifg gru gru_lbr mgu.
+// The builtin kinds are those of the cell kind table (ops/cell_kinds.h), whose step
+// equations they run: rnn_tanh rnn_relu lstm peephole cifg gru gru_lbr mgu (canonical
+// names; the old names peephole_lstm and cifg_lstm are accepted wherever a kind is
+// read, and a cell made from one has the canonical kind).
 std::vector<std::string> BuiltinCellKinds();
 // The gate letters of a kind, in the order of shared/reference/README.md
 // (lstm: i f g o; gru: r z n; rnn_*: one unnamed gate, so W, U, b).

@@ -8,6 +8,7 @@
 #include "graph/serialize.h"
 #include "graph/text.h"
 #include "models/cells/cell_language.h"
+#include "ops/cell_kinds.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
@@ -87,7 +88,7 @@ CellSourceProto CellSourceOf(const CellSpec& spec, int64_t input_size, int64_t h
 CellSpec CellSpecOf(const CellSourceProto& cell) {
   CellSpec spec;
   if (cell.cell_text().empty()) {
-    spec.builtin = cell.kind();
+    spec.builtin = CanonicalCellKind(cell.kind());  // an old alias loads as its kind
   } else {
     spec.cell_text = cell.cell_text();
     spec.cell_filename = cell.cell_filename().empty() ? "<model file>" : cell.cell_filename();
