@@ -72,15 +72,10 @@ absl::Status CheckPlacements(const Graph& g) {
   return absl::OkStatus();
 }
 
-// A recognised cell whose only per-step node is one FusedCell (reading x, the
-// states, and values computed before the loop) runs as one FusedSequence call:
-// the whole sequence in one oneDNN primitive, forward and backward. f64 keeps the
-// step-by-step reference equations (oneDNN's RNN primitives are f32).
-absl::StatusOr<std::optional<GraphSequenceResult>> RunAsFusedSequence(
-    const Graph& cell, const CellSignature& sig, const Var& x,
-    const std::map<std::string, Var>& step_inputs,
-    const std::vector<std::vector<Var>>& before, const std::map<std::string, ValueRef>& next) {
-  if (x.dtype() != DType::kF32) return std::nullopt;
+// The FusedCell node of a recognised cell whose only per-step node is that one
+// FusedCell, reading x, the states (in order) and values computed before the loop,
+// and producing the next states; std::nullopt for any other graph.
+std::optional<NodeId> SoleFusedCell(const Graph& cell, const CellSignature& sig) {
   NodeId fused = -1;
   for (NodeId id = 0; id < cell.num_node_slots(); ++id) {
     const NodeData& d = cell.node(id);
@@ -92,23 +87,40 @@ absl::StatusOr<std::optional<GraphSequenceResult>> RunAsFusedSequence(
   }
   if (fused < 0) return std::nullopt;
   const NodeData& d = cell.node(fused);
-  const std::string kind = *d.attrs.GetString("FusedCell", "kind");
   const size_t n = sig.states.size();
   if (d.inputs.size() < 1 + n || d.inputs[0] != ValueRef{cell.FindInput(sig.input), 0}) {
     return std::nullopt;
   }
-  std::vector<Var> initial;
+  std::map<std::string, ValueRef> next;
+  for (const GraphOutput& o : cell.outputs()) next[o.name] = o.value;
   for (size_t k = 0; k < n; ++k) {
     if (d.inputs[1 + k] != ValueRef{cell.FindInput(sig.states[k]), 0} ||
         next.at(sig.states[k]) != ValueRef{fused, static_cast<int>(k)}) {
       return std::nullopt;
     }
-    initial.push_back(step_inputs.at(sig.states[k]));
   }
+  for (size_t k = 1 + n; k < d.inputs.size(); ++k) {
+    const NodeData& in = cell.node(d.inputs[k].node);
+    const bool before_loop = in.op == kInputOp ? in.role == InputRole::kParam
+                                               : in.placement != Placement::kStep;
+    if (!before_loop) return std::nullopt;
+  }
+  return fused;
+}
+
+// Runs the FusedCell `fused` over the whole sequence as one FusedSequence call: the
+// whole sequence in one oneDNN primitive, forward and backward.
+absl::StatusOr<GraphSequenceResult> RunAsFusedSequence(
+    const Graph& cell, NodeId fused, const CellSignature& sig, const Var& x,
+    const std::map<std::string, Var>& step_inputs, const std::vector<std::vector<Var>>& before) {
+  const NodeData& d = cell.node(fused);
+  const std::string kind = *d.attrs.GetString("FusedCell", "kind");
+  const size_t n = sig.states.size();
+  std::vector<Var> initial;
+  for (size_t k = 0; k < n; ++k) initial.push_back(step_inputs.at(sig.states[k]));
   std::vector<Var> role_values;
   for (size_t k = 1 + n; k < d.inputs.size(); ++k) {
     const ValueRef v = d.inputs[k];
-    if (before[v.node].empty()) return std::nullopt;  // not computed before the loop
     role_values.push_back(before[v.node][v.index]);
   }
   const std::vector<std::string> roles =
@@ -117,6 +129,8 @@ absl::StatusOr<std::optional<GraphSequenceResult>> RunAsFusedSequence(
   GraphSequenceResult result;
   result.y = out[0];
   for (size_t k = 0; k < n; ++k) result.final_states[sig.states[k]] = out[1 + k];
+  result.path.kind = SequencePathKind::kFused;
+  result.path.fused_kind = kind;
   return result;
 }
 
@@ -182,6 +196,42 @@ absl::StatusOr<CellSignature> GetCellSignature(const Graph& cell) {
   return sig;
 }
 
+std::string SequencePath::ToString() const {
+  switch (kind) {
+    case SequencePathKind::kFused:
+      return absl::StrCat("fused ", fused_kind);
+    case SequencePathKind::kCompiled:
+      return "compiled";
+    case SequencePathKind::kOpByOp:
+      break;
+  }
+  return absl::StrCat("op-by-op: ", reason);
+}
+
+absl::StatusOr<SequencePath> ChooseSequencePath(const Graph& cell, DType dtype) {
+  GF_ASSIGN_OR_RETURN(CellSignature sig, GetCellSignature(cell));
+  GF_RETURN_IF_ERROR(CheckPlacements(cell));
+  SequencePath path;
+  if (dtype != DType::kF32) {
+    path.reason = absl::StrCat(DTypeName(dtype),
+                               " (the fused and compiled paths run f32; op by op is the "
+                               "reference they are checked against)");
+    return path;
+  }
+  if (std::optional<NodeId> fused = SoleFusedCell(cell, sig)) {
+    path.kind = SequencePathKind::kFused;
+    path.fused_kind = *cell.node(*fused).attrs.GetString("FusedCell", "kind");
+    return path;
+  }
+  const absl::Status compilable = CanCompileSequence(cell);
+  if (compilable.ok()) {
+    path.kind = SequencePathKind::kCompiled;
+    return path;
+  }
+  path.reason = std::string(compilable.message());
+  return path;
+}
+
 absl::StatusOr<GraphSequenceResult> RunGraphSequence(
     const Graph& cell, const Var& x, const std::map<std::string, Var>& initial_states,
     const std::map<std::string, Var>& params) {
@@ -193,13 +243,16 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
   const int64_t T = x.shape()[0], B = x.shape()[1], I = x.shape()[2];
   if (T == 0) return absl::InvalidArgumentError(absl::StrCat("cell ", cell.name(), ": empty sequence"));
   GF_ASSIGN_OR_RETURN(std::vector<NodeId> order, cell.TopologicalOrder());
-  GF_RETURN_IF_ERROR(CheckPlacements(cell));
-  // A compiled cell that is not one recognised FusedCell runs in f32 as one
-  // CompiledSequence op (graph/compiled_sequence.h); f64 stays op by op.
-  {
+  GF_ASSIGN_OR_RETURN(SequencePath path, ChooseSequencePath(cell, x.dtype()));
+  if (path.kind == SequencePathKind::kCompiled) {
     GF_ASSIGN_OR_RETURN(std::optional<GraphSequenceResult> compiled,
                         RunCompiledSequence(cell, x, initial_states, params));
-    if (compiled) return *std::move(compiled);
+    if (!compiled) {
+      return absl::InternalError(absl::StrCat("cell ", cell.name(),
+                                              ": the compiled plan was chosen but did not run"));
+    }
+    compiled->path = path;
+    return *std::move(compiled);
   }
 
   std::map<std::string, Var> step_inputs = params;
@@ -225,11 +278,11 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
     }
   }
 
+  if (path.kind == SequencePathKind::kFused) {
+    return RunAsFusedSequence(cell, *SoleFusedCell(cell, sig), sig, x, step_inputs, before);
+  }
   std::map<std::string, ValueRef> next;
   for (const GraphOutput& o : cell.outputs()) next[o.name] = o.value;
-  GF_ASSIGN_OR_RETURN(std::optional<GraphSequenceResult> fused,
-                      RunAsFusedSequence(cell, sig, x, step_inputs, before, next));
-  if (fused) return *std::move(fused);
   std::vector<VarOr> ys;
   for (int64_t t = 0; t < T; ++t) {
     std::vector<std::vector<Var>> values(cell.num_node_slots());
@@ -257,6 +310,7 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
     ys.push_back(Reshape(step_inputs[sig.states[0]], Shape{1, B, -1}));
   }
   GraphSequenceResult result;
+  result.path = path;
   GF_ASSIGN_OR_RETURN(result.y, Concat(ys, 0));
   for (const std::string& s : sig.states) result.final_states[s] = step_inputs[s];
   return result;

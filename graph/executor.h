@@ -7,11 +7,15 @@
 // @invariant nodes run once before the loop, @hoisted nodes run once for all T
 // steps on the input reshaped to [T*B, ...] and are sliced per step.
 //
-// In f32 the whole sequence is one tape node: a recognised cell (one FusedCell per
-// step) runs as one FusedSequence op (one oneDNN RNN primitive forward, one
-// backward), any other compiled cell as one CompiledSequence op
-// (graph/compiled_sequence.h). f64, and graphs the passes have not placed, run op
-// by op: the reference the fused paths are checked against.
+// One place decides how a cell graph runs over a sequence (ChooseSequencePath), and
+// every run reports it:
+//   fused <kind>     a recognised cell (one FusedCell per step) in f32: one
+//                    FusedSequence op, one oneDNN RNN primitive forward and backward
+//   compiled         any other f32 cell the compiled plan takes: one CompiledSequence
+//                    op (graph/compiled_sequence.h)
+//   op-by-op: <why>  everything else runs on the tape node by node, and says why
+//                    (f64, the reference the other paths are checked against; an op
+//                    the plan does not support, named with its node)
 //
 // Shapes are inferred again from the actual inputs, so a graph traced at one batch
 // size runs at any other.
@@ -19,6 +23,7 @@
 #define GATEFUSE_GRAPH_EXECUTOR_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,10 +42,25 @@ absl::StatusOr<std::vector<Tensor>> ExecuteGraph(const Graph& g,
 // A cell graph: one "input" (x_t [B, I]), states [B, H] each with an output of the
 // same name (its next value), parameters. The sequence output is the first
 // declared state after every step.
+enum class SequencePathKind { kFused, kCompiled, kOpByOp };
+
+struct SequencePath {
+  SequencePathKind kind = SequencePathKind::kOpByOp;
+  std::string fused_kind;  // kFused: the FusedCell kind ("lstm", "gru", ...)
+  std::string reason;      // kOpByOp: why neither fused path takes the cell
+  // "fused lstm", "compiled", "op-by-op: <reason>": what `path: ...` lines print.
+  std::string ToString() const;
+};
+
 struct GraphSequenceResult {
   Var y;                                  // [T, B, H]
   std::map<std::string, Var> final_states;
+  SequencePath path;                      // how the sequence ran
 };
+
+// How RunGraphSequence runs `cell` on inputs of `dtype`; an error only if `cell` is
+// not a cell graph or its placements are inconsistent.
+absl::StatusOr<SequencePath> ChooseSequencePath(const Graph& cell, DType dtype);
 absl::StatusOr<GraphSequenceResult> RunGraphSequence(
     const Graph& cell, const Var& x, const std::map<std::string, Var>& initial_states,
     const std::map<std::string, Var>& params);

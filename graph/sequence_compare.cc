@@ -1,29 +1,15 @@
 #include "graph/sequence_compare.h"
 
-#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/compare.h"
 #include "core/status.h"
 #include "graph/executor.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
 namespace {
-
-double RelErr(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.ToVector(), y = b.ToVector();
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) || std::isnan(y[i])) {
-      if (std::isnan(x[i]) != std::isnan(y[i])) return INFINITY;
-      continue;
-    }
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 struct Run {
   std::vector<std::pair<std::string, Var>> tensors;  // outputs, then gradients
@@ -85,15 +71,12 @@ absl::StatusOr<SequenceComparison> CompareCellGraphs(const Graph& a, const Graph
   GF_ASSIGN_OR_RETURN(auto rb, run(b));
   SequenceComparison c;
   for (size_t k = 0; k < ra.size(); ++k) {
-    if (ra[k].second.shape() != rb[k].second.shape()) {
-      return absl::InvalidArgumentError(absl::StrCat(ra[k].first, " has shape ",
-                                                     ra[k].second.shape().ToString(), " vs ",
-                                                     rb[k].second.shape().ToString()));
-    }
-    const double err = RelErr(ra[k].second, rb[k].second);
-    if (!(err <= c.max_rel_err) && !std::isinf(c.max_rel_err)) {
-      c.max_rel_err = std::isnan(err) ? INFINITY : err;
-      c.worst = ra[k].first;
+    const TensorComparison t = CompareTensors(ra[k].second, rb[k].second);
+    // The first tensor, then any worse one; an infinite error (NaN, Inf, a shape
+    // mismatch) is never replaced.
+    if (k == 0 || t.error > c.max_rel_err) {
+      c.max_rel_err = t.error;
+      c.worst = absl::StrCat(ra[k].first, " ", t.Describe(ra[k].second.shape()));
     }
   }
   return c;

@@ -2,8 +2,8 @@
 // sequence (RunGraphSequence, on the tape), forward and backward, and the result
 // is the largest relative error over the outputs (y and final states) and the
 // gradients with respect to x, the initial states and every parameter. Each
-// tensor's error is max|a - b| / max|b| (absolute if b is all zeros); NaN in one
-// and not the other is an infinite error.
+// tensor's error is CompareTensors(a, b).error (core/compare.h): max|a - b| /
+// max|b|, +inf for any NaN or Inf.
 #ifndef GATEFUSE_GRAPH_SEQUENCE_COMPARE_H_
 #define GATEFUSE_GRAPH_SEQUENCE_COMPARE_H_
 
@@ -24,7 +24,7 @@ struct SequenceCompareOptions {
 
 struct SequenceComparison {
   double max_rel_err = 0;
-  std::string worst;  // which tensor, e.g. "d_Wi" or "y"
+  std::string worst;  // which tensor and element, e.g. "d_Wi [3,1]: ours ... vs ..."
 };
 
 absl::StatusOr<SequenceComparison> CompareCellGraphs(const Graph& a, const Graph& b,

@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "gmock/gmock.h"
+#include "core/compare_testing.h"
 #include "gtest/gtest.h"
+#include "ops/cell_kinds.h"
 #include "ops/fused_cell.h"
 #include "ops/ops.h"
 #include "ops/registry.h"
@@ -20,8 +23,8 @@ namespace {
 
 using ::gatefuse::testing::ExpectInvalidArgument;
 
-const std::vector<std::string> kKinds = {"lstm",    "peephole_lstm", "cifg_lstm", "gru",
-                                         "gru_lbr", "rnn_tanh",      "rnn_relu"};
+const std::vector<std::string> kKinds = {"rnn_tanh", "rnn_relu", "lstm",   "peephole",
+                                         "cifg",     "gru",      "gru_lbr"};
 
 struct Problem {
   std::string kind;
@@ -41,7 +44,7 @@ std::string Describe(const Problem& p) {
 // Roles in an order unlike any slot order (n before r and z, o before i), so a
 // mapping that relied on the attr order would fail.
 std::vector<std::string> AllRoles(const std::string& kind, bool biases) {
-  const FusedCellKind& k = **FindFusedCellKind(kind);
+  const CellKind& k = **FindCellKind(kind);
   std::vector<std::string> gates(k.gates.rbegin(), k.gates.rend());
   std::vector<std::string> roles;
   for (const std::string& g : gates) {
@@ -50,7 +53,7 @@ std::vector<std::string> AllRoles(const std::string& kind, bool biases) {
     if (biases) roles.push_back(RoleName("b", g));
   }
   if (biases && kind == "gru_lbr") roles.push_back("bh_n");
-  if (biases && kind == "peephole_lstm") {
+  if (biases && kind == "peephole") {
     for (const char* g : {"p_o", "p_i", "p_f"}) roles.push_back(g);
   }
   return roles;
@@ -66,7 +69,7 @@ Problem MakeProblem(const std::string& kind, int64_t T, int64_t B, int64_t I, in
                     std::vector<std::string> roles, uint64_t seed) {
   Problem p{kind, T, B, I, H, std::move(roles), {}, {}, {}, {}};
   p.x = Tensor::Uniform({T, B, I}, DType::kF32, seed, -1, 1);
-  const size_t n_states = (*FindFusedCellKind(kind))->states.size();
+  const size_t n_states = (*FindCellKind(kind))->states.size();
   for (size_t k = 0; k < n_states; ++k) {
     p.states.push_back(Tensor::Uniform({B, H}, DType::kF32, seed + 10 + k, -0.5, 0.5));
   }
@@ -138,21 +141,9 @@ absl::StatusOr<Result> RunFused(const Problem& p, BackwardOptions options = {}) 
   return Differentiate(p, leaves, out, DType::kF32, options);
 }
 
-// |a - b| <= 1e-4 max|b|, element by element.
+// max|got - want| <= 1e-4 max|want| (core/compare.h; NaN and Inf fail).
 void ExpectClose(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const std::vector<double> g = got.ToVector(), w = want.ToVector();
-  double scale = 0;
-  for (double v : w) scale = std::max(scale, std::abs(v));
-  const double tol = 1e-4 * std::max(scale, 1e-12);
-  int bad = 0;
-  for (size_t i = 0; i < g.size() && bad < 5; ++i) {
-    if (!(std::abs(g[i] - w[i]) <= tol)) {
-      ADD_FAILURE() << what << " element " << i << ": fused " << g[i] << ", steps " << w[i]
-                    << " (tolerance " << tol << ")";
-      ++bad;
-    }
-  }
+  EXPECT_TRUE(TensorsClose(got, want, 1e-4, what));
 }
 
 std::string InputName(const Problem& p, size_t k) {
@@ -233,7 +224,7 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, FusedSequenceKindTest, ::testing::ValuesIn(kK
 
 TEST(FusedSequenceTest, SomeBiasesAndPeepholesAbsent) {
   ExpectSameAsSteps(MakeProblem(
-      "peephole_lstm", 5, 3, 3, 5,
+      "peephole", 5, 3, 3, 5,
       {"W_i", "U_i", "W_f", "U_f", "b_f", "W_g", "U_g", "W_o", "U_o", "p_f", "b_o"}, 11));
   ExpectSameAsSteps(
       MakeProblem("gru_lbr", 5, 3, 7, 4, {"W_r", "U_r", "W_z", "U_z", "W_n", "U_n", "bh_n"}, 12));
@@ -312,7 +303,7 @@ TEST(FusedSequenceTest, InferenceFormGradientRecomputesTheWorkspace) {
 // The backward primitive overwrites the workspace it runs on; the saved one must
 // survive for a second backward through the same tape.
 TEST(FusedSequenceTest, RetainedGraphDifferentiatesTwice) {
-  const Problem p = MakeProblem("peephole_lstm", 5, 3, 7, 4, AllRoles("peephole_lstm", true), 6);
+  const Problem p = MakeProblem("peephole", 5, 3, 7, 4, AllRoles("peephole", true), 6);
   const std::vector<Var> leaves = Leaves(p, DType::kF32, true);
   std::vector<Var> states(leaves.begin() + 1, leaves.begin() + 3);
   std::vector<Var> values(leaves.begin() + 3, leaves.end());
@@ -413,6 +404,43 @@ TEST(FusedSequenceTest, BadInputsAreInvalidArgumentNamingTheOp) {
   p = good;  // f64
   p.x = p.x.Cast(DType::kF64);
   ExpectInvalidArgument(RunConstants(p), {"FusedSequence", "f32"});
+}
+
+// The kinds tested above are exactly those the cell kind table gives a fused kernel.
+TEST(FusedSequenceTest, TheTestedKindsAreTheTablesFusedKinds) {
+  EXPECT_EQ(FusedCellKindNames(), kKinds);
+}
+
+// An old name of a kind runs as that kind: the same primitive, bit for bit.
+TEST(FusedSequenceTest, OldKindNamesRunAsTheirKind) {
+  for (const auto& [old_name, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"peephole_lstm", "peephole"}, {"cifg_lstm", "cifg"}}) {
+    SCOPED_TRACE(old_name);
+    EXPECT_EQ(CanonicalCellKind(old_name), kind);
+    Problem p = MakeProblem(kind, 4, 2, 3, 5, AllRoles(kind, true), 31);
+    absl::StatusOr<std::vector<Var>> want = RunConstants(p);
+    p.kind = old_name;
+    absl::StatusOr<std::vector<Var>> got = RunConstants(p);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t k = 0; k < want->size(); ++k) {
+      EXPECT_EQ((*got)[k].value().ToVector(), (*want)[k].value().ToVector()) << "output " << k;
+    }
+  }
+  EXPECT_EQ(CanonicalCellKind("lstm"), "lstm");
+  EXPECT_EQ(CanonicalCellKind("my_cell"), "my_cell");  // a .cell's own name is kept
+}
+
+TEST(FusedSequenceTest, UnknownAndUnfusedKindsAreInvalidArgument) {
+  ExpectInvalidArgument(FindCellKind("lsmt"),
+                        {"unknown cell kind 'lsmt'",
+                         "builtin: rnn_tanh rnn_relu lstm peephole cifg gru gru_lbr mgu"});
+  Problem p = MakeProblem("lstm", 4, 2, 3, 5, AllRoles("lstm", true), 32);
+  p.kind = "lsmt";
+  ExpectInvalidArgument(RunConstants(p), {"FusedSequence", "unknown cell kind 'lsmt'"});
+  p.kind = "mgu";  // a kind of the table, but no oneDNN primitive runs it
+  ExpectInvalidArgument(RunConstants(p), {"FusedSequence", "'mgu' has no fused kernel"});
 }
 
 TEST(FusedSequenceTest, BadGradInputsAreInvalidArgument) {

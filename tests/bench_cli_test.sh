@@ -14,6 +14,7 @@ for cell in lstm peephole cifg gru gru_lbr rnn_tanh rnn_relu; do
     done
     echo "$out" | tail -1 | grep -Eq '^ratio_fused_vs_direct=[0-9.]+$' || fail "$cell $mode: last line: $out"
     echo "$out" | grep -Eq '^ratio_fused_vs_tape=[0-9.]+$' || fail "$cell $mode: no tape ratio: $out"
+    echo "$out" | grep -Eq '^path: fused [a-z_]+$' || fail "$cell $mode: no fused path line: $out"
   done
 done
 out=$("$bin" bench --cell lstm --mode train --T 4 --B 2 --I 3 --H 5 --tape never --min-iters 1 \
@@ -22,6 +23,7 @@ echo "$out" | grep -q '^tape .*skipped' || fail "tape never must say skipped: $o
 out=$("$bin" bench --cell models/cells/mgu.cell --mode train --T 4 --B 2 --I 3 --H 5 --min-iters 1 \
       --min-seconds 0) || fail "mgu: exit $?: $out"
 echo "$out" | grep -q 'fusion=custom' || fail "mgu is custom: $out"
+echo "$out" | grep -q '^path: compiled$' || fail "mgu runs the compiled plan: $out"
 out=$("$bin" bench --cell lstm --mode train --T 4 --B 2 --I 3 --H 5 --no-recognize --min-iters 1 \
       --min-seconds 0) || fail "no-recognize: exit $?: $out"
 echo "$out" | grep -Eq '^fused_custom +[0-9.]+' || fail "no-recognize row: $out"

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "core/compare.h"
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "graph/compiled_sequence.h"
@@ -22,18 +23,6 @@
 namespace gatefuse {
 namespace {
 
-double RelErr(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.ToVector(), y = b.ToVector();
-  if (x.size() != y.size()) return INFINITY;
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) || std::isnan(y[i])) return INFINITY;
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
 absl::StatusOr<Graph> Compile(const Cell& cell, bool recognize) {
   GF_ASSIGN_OR_RETURN(Graph g, TraceCell(cell));
   Pipeline p({.verify = true});
@@ -45,6 +34,7 @@ absl::StatusOr<Graph> Compile(const Cell& cell, bool recognize) {
 struct Outcome {
   std::vector<std::pair<std::string, Tensor>> tensors;  // outputs, then gradients
   std::string producer;
+  SequencePath path;  // how RunGraphSequence ran it (RunCompiled only)
 };
 
 struct Inputs {
@@ -108,9 +98,13 @@ absl::StatusOr<Outcome> RunCompiled(const Graph& g, const Cell& cell, const Inpu
   for (const std::string& s : cell.states) outs.push_back(r.final_states.at(s));
   const std::string producer = r.y.producer() ? r.y.producer()->op->name() : "";
   for (const Var& v : outs) {
-    if (v.producer() != r.y.producer()) return absl::InternalError("outputs of different nodes");
+    if (r.path.kind != SequencePathKind::kOpByOp && v.producer() != r.y.producer()) {
+      return absl::InternalError("outputs of different nodes");
+    }
   }
-  return Finish(in, outs, cell, producer);
+  GF_ASSIGN_OR_RETURN(Outcome o, Finish(in, outs, cell, producer));
+  o.path = r.path;
+  return o;
 }
 
 absl::StatusOr<Outcome> RunTape(const Cell& cell, const Inputs& in) {
@@ -120,14 +114,15 @@ absl::StatusOr<Outcome> RunTape(const Cell& cell, const Inputs& in) {
   return Finish(in, outs, cell, "");
 }
 
-// Max relative error over all tensors; `worst` names the tensor.
+// Max relative error over all tensors (core/compare.h); `worst` names the tensor
+// and its worst element. An infinite error (NaN, Inf) is never replaced.
 double Compare(const Outcome& a, const Outcome& b, std::string& worst) {
   double max_err = 0;
   for (size_t k = 0; k < a.tensors.size(); ++k) {
-    const double e = RelErr(a.tensors[k].second, b.tensors[k].second);
-    if (!(e <= max_err)) {
-      max_err = e;
-      worst = a.tensors[k].first;
+    const TensorComparison c = CompareTensors(a.tensors[k].second, b.tensors[k].second);
+    if (k == 0 || c.error > max_err) {
+      max_err = c.error;
+      worst = absl::StrCat(a.tensors[k].first, " ", c.Describe(a.tensors[k].second.shape()));
     }
   }
   return max_err;
@@ -148,6 +143,7 @@ void CheckKind(const std::string& kind, bool recognize, uint64_t seed) {
   absl::StatusOr<Outcome> compiled = RunCompiled(*g, *cell, in);
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   EXPECT_EQ(compiled->producer, "CompiledSequence");
+  EXPECT_EQ(compiled->path.ToString(), "compiled");
   absl::StatusOr<Outcome> tape = RunTape(*cell, in);
   ASSERT_TRUE(tape.ok()) << tape.status();
   std::string worst;
@@ -320,6 +316,40 @@ TEST(CustomPathTest, F64StaysOnTheGenericPath) {
   absl::StatusOr<GraphSequenceResult> r = RunGraphSequence(g, x, {{"h", h}}, params);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(r->y.producer()->op->name(), "CompiledSequence");
+  EXPECT_EQ(r->path.kind, SequencePathKind::kOpByOp);
+  EXPECT_NE(r->path.ToString().find("op-by-op: f64"), std::string::npos) << r->path.ToString();
+}
+
+// A cell with an op the compiled plan does not take (a Softmax over the features
+// inside the step) runs op by op, and its path names the op; its values are the
+// tape's own.
+TEST(CustomPathTest, UnsupportedOpRunsOpByOpAndSaysWhich) {
+  Cell cell;
+  cell.kind = "softmax_cell";
+  cell.input_size = 4;
+  cell.hidden_size = 6;
+  cell.states = {"h"};
+  cell.params = {{"W", Shape{4, 6}}, {"U", Shape{6, 6}}};
+  cell.step = [](const Var& x, const std::vector<Var>& s,
+                 const ParamMap& p) -> absl::StatusOr<std::vector<Var>> {
+    GF_ASSIGN_OR_RETURN(Var h, Softmax(MatMul(x, p.at("W")) + MatMul(s[0], p.at("U")), -1));
+    return std::vector<Var>{h};
+  };
+  absl::StatusOr<Graph> g = Compile(cell, true);
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<SequencePath> path = ChooseSequencePath(*g, DType::kF32);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(path->kind, SequencePathKind::kOpByOp);
+  EXPECT_EQ(path->ToString().rfind("op-by-op: ", 0), 0u) << path->ToString();
+  EXPECT_NE(path->reason.find("Softmax"), std::string::npos) << path->reason;
+  const Inputs in = MakeInputs(cell, 4, 3, 13);
+  absl::StatusOr<Outcome> ran = RunCompiled(*g, cell, in);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_EQ(ran->path.ToString(), path->ToString());
+  absl::StatusOr<Outcome> tape = RunTape(cell, in);
+  ASSERT_TRUE(tape.ok()) << tape.status();
+  std::string worst;
+  EXPECT_LE(Compare(*ran, *tape, worst), 1e-6) << worst;
 }
 
 TEST(CustomPathTest, BadInputsNameWhatWasWrong) {

@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "graph/text.h"
+#include "core/compare_testing.h"
 #include "gtest/gtest.h"
 #include "models/cells/cell.h"
 #include "models/cells/cell_graph.h"
@@ -26,14 +27,6 @@ using ::testing::HasSubstr;
 
 Var Leaf(const Shape& shape, uint64_t salt) { return Var::Leaf(RandomF64(shape, salt), true); }
 
-void ExpectClose(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  ASSERT_EQ(a.dtype(), b.dtype()) << what;
-  const std::vector<double> va = a.ToVector(), vb = b.ToVector();
-  for (size_t k = 0; k < va.size(); ++k) {
-    ASSERT_NEAR(va[k], vb[k], tol) << what << " element " << k;
-  }
-}
 
 Graph TracedCell(const std::string& kind, int64_t I, int64_t H, int64_t batch = kTraceBatch) {
   absl::StatusOr<Cell> cell = BuiltinCell(kind, I, H);
@@ -67,7 +60,7 @@ TEST(ExecutorTest, ExecuteGraphEqualsApplyGraph) {
   ASSERT_EQ(applied->size(), 2u);
   ASSERT_EQ(executed->size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
-    ExpectClose((*executed)[k], (*applied)[k].value(), 0, g.outputs()[k].name);
+    EXPECT_TRUE(TensorsClose((*executed)[k], (*applied)[k].value(), 0, g.outputs()[k].name));
     // ApplyGraph records on the tape; its outputs have producers.
     EXPECT_NE((*applied)[k].producer(), nullptr);
   }
@@ -139,7 +132,7 @@ TEST(ExecutorTest, AGraphTracedAtOneBatchRunsAtAnother) {
   for (const CellParam& p : cell->params) params[p.name] = in.at(p.name);
   absl::StatusOr<std::vector<Var>> want = cell->step(in.at("x"), {in.at("h")}, params);
   ASSERT_TRUE(want.ok()) << want.status();
-  ExpectClose((*out)[0], (*want)[0].value(), 1e-12, "h'");
+  EXPECT_TRUE(TensorsClose((*out)[0], (*want)[0].value(), 1e-12, "h'"));
 }
 
 // The sequence inputs of one run: x [T, B, I], initial states and parameters.
@@ -178,7 +171,7 @@ void ExpectSameSequence(const Cell& cell, const Graph& g, int64_t T, int64_t B) 
       RunGraphSequence(g, in.x, in.initial_by_name, in.params);
   ASSERT_TRUE(got.ok()) << got.status();
 
-  ExpectClose(got->y.value(), want->y.value(), 1e-12, "y");
+  EXPECT_TRUE(TensorsClose(got->y.value(), want->y.value(), 1e-12, "y"));
   EXPECT_EQ(got->y.shape(), Shape({T, B, cell.hidden_size}));
   ASSERT_EQ(got->final_states.size(), cell.states.size());
   std::vector<Var> roots_got = {got->y}, roots_want = {want->y};
@@ -186,7 +179,7 @@ void ExpectSameSequence(const Cell& cell, const Graph& g, int64_t T, int64_t B) 
   for (size_t k = 0; k < cell.states.size(); ++k) {
     ASSERT_TRUE(got->final_states.count(cell.states[k])) << cell.states[k];
     const Var& s = got->final_states.at(cell.states[k]);
-    ExpectClose(s.value(), want->final_states[k].value(), 1e-12, "final " + cell.states[k]);
+    EXPECT_TRUE(TensorsClose(s.value(), want->final_states[k].value(), 1e-12, "final " + cell.states[k]));
     roots_got.push_back(s);
     roots_want.push_back(want->final_states[k]);
     seeds.push_back(RandomF64({B, cell.hidden_size}, 901 + k));
@@ -202,7 +195,7 @@ void ExpectSameSequence(const Cell& cell, const Graph& g, int64_t T, int64_t B) 
   for (size_t k = 0; k < in.all.size(); ++k) {
     ASSERT_TRUE((*grad_want)[k].defined()) << names[k];
     ASSERT_TRUE((*grad_got)[k].defined()) << "no gradient for " << names[k];
-    ExpectClose((*grad_got)[k].value(), (*grad_want)[k].value(), 1e-10, "d/d" + names[k]);
+    EXPECT_TRUE(TensorsClose((*grad_got)[k].value(), (*grad_want)[k].value(), 1e-10, "d/d" + names[k]));
   }
 }
 
@@ -321,14 +314,14 @@ TEST(ExecutorTest, PlacementsDoNotChangeTheNumbers) {
     SCOPED_TRACE(PrintGraph(g));
     absl::StatusOr<GraphSequenceResult> r = RunGraphSequence(g, x, {{"h", h0}}, params);
     ASSERT_TRUE(r.ok()) << r.status();
-    ExpectClose(r->y.value(), want_y->value(), 1e-12, "y");
-    ExpectClose(r->final_states.at("h").value(), h.value(), 1e-12, "final h");
+    EXPECT_TRUE(TensorsClose(r->y.value(), want_y->value(), 1e-12, "y"));
+    EXPECT_TRUE(TensorsClose(r->final_states.at("h").value(), h.value(), 1e-12, "final h"));
     absl::StatusOr<std::vector<Var>> grad = Gradients({r->y}, {seed}, wrt);
     ASSERT_TRUE(grad.ok()) << grad.status();
     for (size_t k = 0; k < wrt.size(); ++k) {
       ASSERT_TRUE((*grad)[k].defined()) << k;
-      ExpectClose((*grad)[k].value(), (*want_grad)[k].value(), 1e-10,
-                  "gradient " + std::to_string(k));
+      EXPECT_TRUE(TensorsClose((*grad)[k].value(), (*want_grad)[k].value(), 1e-10,
+                  "gradient " + std::to_string(k)));
     }
   }
 }

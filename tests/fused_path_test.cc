@@ -13,13 +13,17 @@ namespace gatefuse {
 namespace {
 
 TEST(FusedPathTest, RecognisedCellsRunAsOneSequenceOp) {
+  // The builtin cell, by its canonical name or an old one, and the kind it fuses to
+  // (always the canonical name).
   const std::map<std::string, std::string> kinds = {
-      {"lstm", "lstm"}, {"peephole", "peephole_lstm"}, {"cifg", "cifg_lstm"}, {"gru", "gru"},
-      {"gru_lbr", "gru_lbr"}, {"rnn_tanh", "rnn_tanh"}, {"rnn_relu", "rnn_relu"}};
+      {"lstm", "lstm"},         {"peephole", "peephole"},   {"cifg", "cifg"},
+      {"gru", "gru"},           {"gru_lbr", "gru_lbr"},     {"rnn_tanh", "rnn_tanh"},
+      {"rnn_relu", "rnn_relu"}, {"peephole_lstm", "peephole"}, {"cifg_lstm", "cifg"}};
   for (const auto& [builtin, kind] : kinds) {
     SCOPED_TRACE(builtin);
     absl::StatusOr<Cell> cell = BuiltinCell(builtin, 7, 5);
-    ASSERT_TRUE(cell.ok());
+    ASSERT_TRUE(cell.ok()) << cell.status();
+    EXPECT_EQ(cell->kind, kind);
     absl::StatusOr<Graph> traced = TraceCell(*cell);
     ASSERT_TRUE(traced.ok()) << traced.status();
     Graph compiled = *traced;
@@ -39,6 +43,8 @@ TEST(FusedPathTest, RecognisedCellsRunAsOneSequenceOp) {
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_NE(r->y.producer(), nullptr);
     EXPECT_EQ(r->y.producer()->op->name(), "FusedSequence");
+    EXPECT_EQ(r->path.kind, SequencePathKind::kFused);
+    EXPECT_EQ(r->path.ToString(), "fused " + kind);
 
     absl::StatusOr<SequenceComparison> cmp =
         CompareCellGraphs(compiled, *traced, {.T = 8, .B = 3, .dtype = DType::kF32});

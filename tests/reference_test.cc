@@ -1,11 +1,15 @@
 // The cells built from generic ops on the tape against the independent reference
 // values in tests/data/reference/ (forward values and every gradient, f64).
+#include <cmath>
 #include <filesystem>
+#include <limits>
+#include <set>
 #include <fstream>
 #include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "models/cells/cell.h"
 #include "models/cells/reference.h"
 
 namespace gatefuse {
@@ -31,16 +35,21 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
-TEST(ReferenceTest, EveryCellKindIsCovered) {
+// Every builtin kind has reference files, and every file is of a builtin kind.
+TEST(ReferenceTest, EveryBuiltinKindIsCovered) {
   std::set<std::string> kinds;
-  for (const std::string& f : ReferenceFiles()) kinds.insert(ReadReferenceFile(f)->kind);
-  EXPECT_EQ(kinds, (std::set<std::string>{"cifg", "gru", "gru_lbr", "lstm", "mgu", "peephole",
-                                          "rnn_tanh"}));
+  for (const std::string& f : ReferenceFiles()) {
+    absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(f);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    kinds.insert(ref->kind);
+  }
+  const std::vector<std::string> builtin = BuiltinCellKinds();
+  EXPECT_EQ(kinds, std::set<std::string>(builtin.begin(), builtin.end()));
 }
 
 TEST(ReferenceTest, TapeMatchesEveryReferenceFile) {
   const auto files = ReferenceFiles();
-  ASSERT_GE(files.size(), 14u);
+  ASSERT_GE(files.size(), 16u);
   for (const std::string& f : files) {
     SCOPED_TRACE(f);
     absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(f);
@@ -54,7 +63,7 @@ TEST(ReferenceTest, TapeMatchesEveryReferenceFile) {
 }
 
 // The same files through the compiler in f32: every kind fuses (mgu takes the
-// custom-cell path) and matches to 1e-4.
+// compiled custom-cell path; nothing runs op by op) and matches to 1e-4.
 TEST(ReferenceTest, FusedPathMatchesEveryReferenceFile) {
   for (const std::string& f : ReferenceFiles()) {
     SCOPED_TRACE(f);
@@ -66,6 +75,47 @@ TEST(ReferenceTest, FusedPathMatchesEveryReferenceFile) {
     EXPECT_LE(r->max_rel_err, 1e-4) << "worst tensor: " << r->worst_tensor;
     EXPECT_GT(r->max_rel_err, 0) << "f32 cannot match f64 exactly";
     EXPECT_EQ(r->fusion == "custom", ref->kind == "mgu") << r->fusion;
+    if (ref->kind == "mgu") {
+      EXPECT_EQ(r->path.ToString(), "compiled");
+    } else {
+      EXPECT_EQ(r->path.ToString(), "fused " + r->fusion);
+    }
+  }
+}
+
+// NaN or Inf anywhere, in the reference or in what gatefuse computes, fails the
+// check with an infinite error, whatever the other values are.
+TEST(ReferenceTest, NaNAndInfFail) {
+  const std::string file = std::string(kDataDir) + "/lstm_T5_B3_I4_H6_s1.txt";
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    SCOPED_TRACE(bad);
+    for (const std::string& name : {"y", "d_U"}) {  // one reference output, one gradient
+      absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(file);
+      ASSERT_TRUE(ref.ok());
+      ref->tensors.at(name).data<double>()[3] = bad;
+      absl::StatusOr<RefcheckResult> r = RefcheckTape(*ref);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_TRUE(std::isinf(r->max_rel_err)) << r->max_rel_err;
+      EXPECT_EQ(r->worst_tensor, name);
+      EXPECT_THAT(r->worst, HasSubstr("not finite"));
+    }
+    // Every reference value of y NaN: no finite error can come of it.
+    absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(file);
+    ASSERT_TRUE(ref.ok());
+    Tensor& y = ref->tensors.at("y");
+    for (int64_t i = 0; i < y.num_elements(); ++i) y.data<double>()[i] = bad;
+    absl::StatusOr<RefcheckResult> r = RefcheckTape(*ref);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(std::isinf(r->max_rel_err));
+    // A non-finite input makes our outputs non-finite: that fails too.
+    ref = ReadReferenceFile(file);
+    ASSERT_TRUE(ref.ok());
+    ref->tensors.at("x").data<double>()[0] = bad;
+    for (const RefcheckPath path : {RefcheckPath::kTape, RefcheckPath::kFused}) {
+      r = Refcheck(*ref, path);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_TRUE(std::isinf(r->max_rel_err)) << r->max_rel_err;
+    }
   }
 }
 

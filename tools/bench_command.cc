@@ -26,6 +26,7 @@
 #include "graph/compiled_sequence.h"
 #include "models/cells/cell.h"
 #include "models/nn/recurrent.h"
+#include "ops/cell_kinds.h"
 #include "ops/ops.h"
 #include "tools/args.h"
 #include "tools/bench_direct.h"
@@ -71,16 +72,12 @@ double CellFlops(const Cell& cell, int64_t T, int64_t B, bool training) {
   return per_step * T * (training ? 3 : 1);
 }
 
-// The oneDNN primitive a fusion kind runs on (CIFG: the LSTM of the same sizes).
+// The oneDNN primitive a fusion kind runs on (CIFG: the LSTM of the same sizes);
+// none for "custom".
 std::optional<onednn::RnnCell> DirectCellOf(const std::string& fusion) {
-  static const auto* kinds = new std::map<std::string, onednn::RnnCell>{
-      {"lstm", onednn::RnnCell::kLstm},       {"peephole_lstm", onednn::RnnCell::kPeepholeLstm},
-      {"cifg_lstm", onednn::RnnCell::kLstm},  {"gru", onednn::RnnCell::kGru},
-      {"gru_lbr", onednn::RnnCell::kLbrGru},  {"rnn_tanh", onednn::RnnCell::kRnnTanh},
-      {"rnn_relu", onednn::RnnCell::kRnnRelu}};
-  auto it = kinds->find(fusion);
-  if (it == kinds->end()) return std::nullopt;
-  return it->second;
+  const absl::StatusOr<const CellKind*> kind = FindCellKind(fusion);
+  if (!kind.ok() || !(*kind)->fused) return std::nullopt;
+  return (*kind)->fused->cell;
 }
 
 struct Config {
@@ -244,6 +241,7 @@ absl::Status RunBench(const Config& c) {
               c.spec.DisplayName().c_str(), c.training ? "train" : "infer",
               static_cast<long long>(c.T), static_cast<long long>(c.B),
               static_cast<long long>(c.I), static_cast<long long>(c.H), rnn.fusion().c_str());
+  for (const std::string& line : rnn.PathLines()) std::printf("%s\n", line.c_str());
   std::printf("%-15s %12s %10s %6s\n", "row", "median_ms", "GFLOP/s", "iters");
   std::map<std::string, double> median, gflops;
   for (const Row& row : rows) {

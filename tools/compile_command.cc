@@ -1,7 +1,6 @@
 // gatefuse compile: a cell (builtin or .cell file) traced into a graph and run
 // through the compiler's passes; prints the passes, the fusion found and the graph.
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/file_io.h"
 #include "core/status.h"
 #include "graph/compiled_sequence.h"
 #include "graph/sequence_compare.h"
@@ -100,21 +100,19 @@ absl::StatusOr<bool> RunCompile(const Args& args) {
   const Graph final_graph = graph.Compact();
   const std::string fusion = FusionKind(final_graph);
   std::printf("fusion: %s\n", fusion.c_str());
-  if (args.Has("explain") && fusion == "custom") {
+  // Sequences of the compiled cell run in f32 (tasks, bench, refcheck --path fused).
+  GF_ASSIGN_OR_RETURN(SequencePath path, ChooseSequencePath(final_graph, DType::kF32));
+  std::printf("path: %s\n", path.ToString().c_str());
+  if (args.Has("explain") && path.kind == SequencePathKind::kCompiled) {
     // What the compiled custom-cell path (graph/compiled_sequence.h) runs.
-    absl::StatusOr<std::string> plan = ExplainCompiledSequence(final_graph);
-    std::printf("%s", plan.ok() ? plan->c_str()
-                                : absl::StrCat("compiled plan: none (", plan.status().message(),
-                                               "); the cell runs op by op\n")
-                                      .c_str());
+    GF_ASSIGN_OR_RETURN(std::string plan, ExplainCompiledSequence(final_graph));
+    std::printf("%s", plan.c_str());
   }
   std::printf("final graph (%d nodes):\n%s", final_graph.num_live_nodes(),
               PrintGraph(final_graph).c_str());
   if (args.Has("dot")) {
     const std::string path = args.Get("dot", "");
-    std::ofstream out(path);
-    out << ToDot(final_graph);
-    if (!out) return absl::InvalidArgumentError(absl::StrCat("--dot: cannot write ", path));
+    GF_RETURN_IF_ERROR(WriteFileAtomically(path, ToDot(final_graph)));
     std::printf("wrote %s\n", path.c_str());
   }
   if (args.Has("verify")) {

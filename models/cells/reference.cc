@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/compare.h"
+#include "core/file_io.h"
 #include "core/status.h"
 #include "graph/executor.h"
 #include "models/cells/cell.h"
@@ -97,11 +97,8 @@ absl::StatusOr<ReferenceCase> ParseReferenceCase(const std::string& text,
 }
 
 absl::StatusOr<ReferenceCase> ReadReferenceFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseReferenceCase(ss.str(), path);
+  GF_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseReferenceCase(text, path);
 }
 
 namespace {
@@ -127,20 +124,16 @@ VarOr Row(const Var& stacked, int64_t k, const Shape& shape) {
   return Reshape(Slice(stacked, 0, k, k + 1), shape);
 }
 
-double MaxAbs(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m = std::max(m, std::abs(x));
-  return m;
-}
-
 
 // The cell over the sequence: op by op on the tape, or compiled by the standard
 // passes and run by the executor (fused kernels for recognised cells).
 absl::StatusOr<SequenceResult> RunPath(const Cell& cell, RefcheckPath path, const Var& x,
                                        const std::vector<Var>& initial, const ParamMap& params,
-                                       std::string& fusion) {
+                                       std::string& fusion, SequencePath& ran) {
   if (path == RefcheckPath::kTape) {
     fusion = "none";
+    ran = SequencePath{.kind = SequencePathKind::kOpByOp,
+                       .reason = "the cell's equations on the tape, f64 (refcheck --path tape)"};
     return RunSequence(cell, x, initial, params);
   }
   GF_ASSIGN_OR_RETURN(Graph compiled, TraceCell(cell, x.dtype()));
@@ -151,6 +144,7 @@ absl::StatusOr<SequenceResult> RunPath(const Cell& cell, RefcheckPath path, cons
   std::map<std::string, Var> states;
   for (size_t k = 0; k < cell.states.size(); ++k) states[cell.states[k]] = initial[k];
   GF_ASSIGN_OR_RETURN(GraphSequenceResult run, RunGraphSequence(compiled, x, states, params));
+  ran = run.path;
   SequenceResult out{run.y, {}};
   for (const std::string& s : cell.states) out.final_states.push_back(run.final_states[s]);
   return out;
@@ -211,7 +205,7 @@ absl::StatusOr<RefcheckResult> Refcheck(const ReferenceCase& ref, RefcheckPath p
   }
 
   RefcheckResult result;
-  GF_ASSIGN_OR_RETURN(SequenceResult run, RunPath(cell, path, x, initial, params, result.fusion));
+  GF_ASSIGN_OR_RETURN(SequenceResult run, RunPath(cell, path, x, initial, params, result.fusion, result.path));
   std::map<std::string, Var> outputs{{"y", run.y}, {"hT", run.final_states[0]}};
   if (has_c) outputs["cT"] = run.final_states[1];
   // loss = sum(wy*y) + sum(wh*hT) [+ sum(wc*cT)]
@@ -228,16 +222,13 @@ absl::StatusOr<RefcheckResult> Refcheck(const ReferenceCase& ref, RefcheckPath p
 
   auto compare = [&](const std::string& name, const Tensor& ours) -> absl::Status {
     GF_ASSIGN_OR_RETURN(Tensor want, Need(ref, name, ours.shape()));
-    const std::vector<double> a = ours.ToVector(), r = want.ToVector();
-    double diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::abs(a[i] - r[i]));
-    const double scale = MaxAbs(r);
-    const double err = scale > 0 ? diff / scale : diff;
-    // A NaN anywhere is the worst error and stays so.
-    const bool worse = std::isnan(err) || err > result.max_rel_err;
-    if (!std::isnan(result.max_rel_err) && (worse || result.worst_tensor.empty())) {
-      result.max_rel_err = err;
+    const TensorComparison c = CompareTensors(ours, want);
+    // The first tensor compared, and then any worse one, is the worst so far; an
+    // infinite error (NaN, Inf) is never replaced.
+    if (result.worst_tensor.empty() || c.error > result.max_rel_err) {
+      result.max_rel_err = c.error;
       result.worst_tensor = name;
+      result.worst = absl::StrCat(name, " ", c.Describe(ours.shape()));
     }
     ++result.tensors_compared;
     return absl::OkStatus();

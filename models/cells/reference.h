@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "graph/executor.h"
 
 namespace gatefuse {
 
@@ -31,11 +32,14 @@ absl::StatusOr<ReferenceCase> ParseReferenceCase(const std::string& text,
 absl::StatusOr<ReferenceCase> ReadReferenceFile(const std::string& path);
 
 struct RefcheckResult {
-  // max over compared tensors of max|ours - reference| / max|reference|.
+  // max over compared tensors of CompareTensors(ours, reference).error: +inf when
+  // any value is NaN or Inf.
   double max_rel_err = 0;
   std::string worst_tensor;
+  std::string worst;  // the worst tensor and element, e.g. "d_W [1,0,2]: ours ... vs ..."
   int tensors_compared = 0;
   std::string fusion;  // the kernel the compiler chose ("none" on the tape path)
+  SequencePath path;   // how the sequence ran (graph/executor.h)
 };
 
 enum class RefcheckPath {

@@ -1,5 +1,6 @@
-// Checks of the real data files that tools/setup.sh downloads into data/. Skipped where
-// data/ is absent (a fresh clone), so `bazel test //...` passes before setup too.
+// Checks of the real data files that tools/setup.sh downloads into data/. Where data/
+// is absent (a fresh clone before setup) they skip, except under CI=true: there
+// tools/test.sh has run setup, so a missing data set is a failure, never a skip.
 //
 // Finding the workspace from inside the test: BUILD_WORKSPACE_DIRECTORY when set (bazel
 // run), else the real location of this source file, which Bazel places in the runfiles
@@ -38,9 +39,21 @@ std::string DataFile(absl::string_view relative) {
   return std::filesystem::is_regular_file(path, error) ? path.string() : "";
 }
 
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// Skips the test (fails it under CI=true) when `path` was not found.
+#define GF_REQUIRE_DATA_FILE(path, relative)                                              \
+  if ((path).empty()) {                                                                   \
+    if (InCi()) FAIL() << (relative) << " not found under CI=true: tools/setup.sh failed"; \
+    GTEST_SKIP() << (relative) << " not found; run tools/setup.sh";                      \
+  }
+
 TEST(DataFilesTest, SentimentHasAThousandBalancedExamples) {
   const std::string path = DataFile(kSentimentPath);
-  if (path.empty()) GTEST_SKIP() << kSentimentPath << " not found; run tools/setup.sh";
+  GF_REQUIRE_DATA_FILE(path, kSentimentPath);
   absl::StatusOr<SentimentData> data = LoadSentiment(path);
   ASSERT_TRUE(data.ok()) << data.status();
   ASSERT_EQ(data->sentences.size(), 1000u);
@@ -56,7 +69,7 @@ TEST(DataFilesTest, SentimentHasAThousandBalancedExamples) {
 
 TEST(DataFilesTest, MobyDickTokensAndNextWordBaseline) {
   const std::string path = DataFile(kMobyDickPath);
-  if (path.empty()) GTEST_SKIP() << kMobyDickPath << " not found; run tools/setup.sh";
+  GF_REQUIRE_DATA_FILE(path, kMobyDickPath);
   absl::StatusOr<MobyDickText> book = LoadMobyDick(path);
   ASSERT_TRUE(book.ok()) << book.status();
   EXPECT_GT(book->tokens.size(), 200000u);

@@ -10,6 +10,7 @@
 #include "graph/executor.h"
 #include "models/cells/cell_graph.h"
 #include "models/cells/cell_language.h"
+#include "ops/cell_kinds.h"
 #include "ops/ops.h"
 #include "passes/recognize_cell.h"
 #include "passes/standard_pipeline.h"
@@ -62,13 +63,15 @@ absl::StatusOr<CellSpec> CellSpecFromFlag(const std::string& flag) {
     spec.cell_filename = flag;
     return spec;
   }
+  // Old spellings (peephole_lstm, cifg_lstm) name their canonical kind.
+  const std::string kind = CanonicalCellKind(flag);
   const std::vector<std::string> kinds = BuiltinCellKinds();
-  if (std::find(kinds.begin(), kinds.end(), flag) == kinds.end()) {
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cell '", flag, "' is neither a builtin kind (",
                      absl::StrJoin(kinds, ", "), ") nor a file ending in .cell"));
   }
-  spec.builtin = flag;
+  spec.builtin = kind;
   return spec;
 }
 
@@ -107,6 +110,7 @@ absl::StatusOr<Recurrent> Recurrent::Create(const CellSpec& spec, const Recurren
     for (int d = 0; d < num_dirs; ++d) {
       Direction dir;
       dir.compiled = compiled;
+      GF_ASSIGN_OR_RETURN(dir.path, ChooseSequencePath(compiled, options.dtype));
       dir.params = InitParams(layer.cell, options.dtype, seed + index++);
       for (const auto& [name, v] : dir.params) {
         r.params_[absl::StrCat("l", l, d == 0 ? ".fwd." : ".bwd.", name)] = v;
@@ -117,6 +121,24 @@ absl::StatusOr<Recurrent> Recurrent::Create(const CellSpec& spec, const Recurren
     input_size = r.output_size();
   }
   return r;
+}
+
+std::vector<std::string> Recurrent::PathLines() const {
+  std::vector<std::string> lines;
+  bool uniform = true;
+  for (const Layer& layer : layers_) {
+    for (const Direction& dir : layer.directions) {
+      uniform = uniform && dir.path.ToString() == layers_[0].directions[0].path.ToString();
+    }
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    for (size_t d = 0; d < layers_[l].directions.size(); ++d) {
+      const std::string path = layers_[l].directions[d].path.ToString();
+      if (uniform) return {absl::StrCat("path: ", path)};
+      lines.push_back(absl::StrCat("path: ", path, " (l", l, d == 0 ? ".fwd)" : ".bwd)"));
+    }
+  }
+  return lines;
 }
 
 int64_t Recurrent::output_size() const {

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/tape.h"
+#include "graph/executor.h"
 #include "graph/graph.h"
 #include "models/cells/cell.h"
 
@@ -83,6 +84,15 @@ class Recurrent {
   // The fused kernel the compiler chose ("lstm", "gru", ... or "custom" when the
   // cell matched no pattern); the same for every layer.
   const std::string& fusion() const { return fusion_; }
+  // How each (layer, direction) runs (graph/executor.h ChooseSequencePath), decided
+  // once at creation; direction 0 is forward, 1 reverse.
+  const SequencePath& path(int layer, int direction) const {
+    return layers_[layer].directions[direction].path;
+  }
+  // The `path: ...` lines every command prints: one line when every (layer,
+  // direction) runs the same way, else one per (layer, direction), e.g.
+  // "path: fused lstm (l1.bwd)".
+  std::vector<std::string> PathLines() const;
   // The cell (state names, parameter shapes) of one layer.
   const Cell& cell(int layer) const { return layers_[layer].cell; }
   // One layer's cell graph as traced from its equations (unfused), and after the
@@ -94,6 +104,7 @@ class Recurrent {
   struct Direction {
     Graph compiled;                     // after the standard passes
     std::map<std::string, Var> params;  // by the cell's own parameter names
+    SequencePath path;
   };
   struct Layer {
     Cell cell;

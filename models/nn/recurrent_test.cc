@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/compare.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 
@@ -25,18 +26,9 @@ std::string Name(const Case& c) {
                       " ", DTypeName(c.dtype));
 }
 
-double RelErr(double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(b)); }
-
-// Compares `got` with `want` elementwise; returns the largest relative error.
-double MaxRelErr(const Tensor& got, const Tensor& want) {
-  Tensor g = got.Cast(DType::kF64), w = want.Cast(DType::kF64);
-  EXPECT_EQ(g.shape(), w.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < std::min(g.num_elements(), w.num_elements()); ++i) {
-    worst = std::max(worst, RelErr(g.data<double>()[i], w.data<double>()[i]));
-  }
-  return worst;
-}
+// max|got - want| / max|want| (core/compare.h): +inf for NaN, Inf or a shape
+// mismatch, so a broken run can never look close.
+double MaxRelErr(const Tensor& got, const Tensor& want) { return CompareTensors(got, want).error; }
 
 // Steps [t0, t1) of column b, as [t1 - t0, 1, ...].
 Tensor Part(const Tensor& t, int64_t t0, int64_t t1, int64_t b) {
@@ -195,16 +187,45 @@ TEST(RecurrentTest, BidirectionalStackMatchesTheCellOnReversedSequences) {
 TEST(RecurrentTest, FusedWhenRecognised) {
   for (const auto& [cell, fusion] : std::vector<std::pair<std::string, std::string>>{
            {"lstm", "lstm"}, {"gru", "gru"}, {"mgu", "custom"},
-           {"models/cells/cifg.cell", "cifg_lstm"}}) {
+           {"models/cells/cifg.cell", "cifg"}}) {
     absl::StatusOr<Recurrent> rnn =
         Recurrent::Create(*CellSpecFromFlag(cell), {.input_size = 3, .hidden_size = 4}, 1);
     ASSERT_TRUE(rnn.ok()) << rnn.status();
     EXPECT_EQ(rnn->fusion(), fusion) << cell;
+    EXPECT_EQ(rnn->PathLines(),
+              std::vector<std::string>{fusion == "custom" ? "path: compiled"
+                                                          : "path: fused " + fusion})
+        << cell;
   }
   absl::StatusOr<Recurrent> off = Recurrent::Create(
       *CellSpecFromFlag("lstm"), {.input_size = 3, .hidden_size = 4, .recognize = false}, 1);
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(off->fusion(), "custom");
+  EXPECT_EQ(off->path(0, 0).kind, SequencePathKind::kCompiled);
+  // f64 runs op by op, and says so for every layer and direction at once.
+  absl::StatusOr<Recurrent> f64 = Recurrent::Create(
+      *CellSpecFromFlag("lstm"),
+      {.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true,
+       .dtype = DType::kF64},
+      1);
+  ASSERT_TRUE(f64.ok()) << f64.status();
+  ASSERT_EQ(f64->PathLines().size(), 1u);
+  EXPECT_EQ(f64->PathLines()[0].rfind("path: op-by-op: f64", 0), 0u) << f64->PathLines()[0];
+}
+
+// The old spellings of two kinds are accepted where users type them, and name the
+// canonical kind.
+TEST(RecurrentTest, OldKindSpellingsAreAccepted) {
+  for (const auto& [alias, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"peephole_lstm", "peephole"}, {"cifg_lstm", "cifg"}}) {
+    absl::StatusOr<CellSpec> spec = CellSpecFromFlag(alias);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->builtin, kind);
+    absl::StatusOr<Recurrent> rnn = Recurrent::Create(*spec, {.input_size = 3, .hidden_size = 4}, 1);
+    ASSERT_TRUE(rnn.ok()) << rnn.status();
+    EXPECT_EQ(rnn->fusion(), kind);
+  }
+  EXPECT_FALSE(CellSpecFromFlag("peephole_gru").ok());
 }
 
 TEST(RecurrentTest, ParametersAreNamedPerLayerAndDirection) {

@@ -76,6 +76,8 @@ class TaskModel {
   std::vector<Var> ParamList() const;
   // The fused kernel the recurrent layer runs ("lstm", ..., "custom").
   const std::string& fusion() const { return recurrent_.fusion(); }
+  // The recurrent layer's `path: ...` lines (models/nn/recurrent.h).
+  std::vector<std::string> PathLines() const { return recurrent_.PathLines(); }
 
   // Sets the model's cell, layers, parameters and metadata["task"]; leaves the
   // vocabulary, other metadata and the checkpoint alone.

@@ -2,8 +2,11 @@
 
 #include <cmath>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/compare.h"
 #include "core/status.h"
 #include "graph/executor.h"
 #include "graph/sequence_compare.h"
@@ -11,19 +14,6 @@
 
 namespace gatefuse::testing {
 namespace {
-
-// max |a - b| / max(1, max |b|), NaN-aware.
-double RelErr(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.ToVector(), y = b.ToVector();
-  double diff = 0, scale = 1;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) != std::isnan(y[i])) return INFINITY;
-    if (std::isnan(x[i])) continue;
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return diff / scale;
-}
 
 absl::Status Compare(const std::string& what, const std::vector<Var>& a,
                      const std::vector<Var>& b, double tol) {
@@ -33,20 +23,42 @@ absl::Status Compare(const std::string& what, const std::vector<Var>& a,
       return absl::InternalError(absl::StrCat(what, " ", k, ": defined in only one graph"));
     }
     if (!a[k].defined()) continue;
-    if (a[k].shape() != b[k].shape()) {
-      return absl::InternalError(absl::StrCat(what, " ", k, ": shapes ", a[k].shape().ToString(),
-                                              " vs ", b[k].shape().ToString()));
-    }
-    const double err = RelErr(a[k].value(), b[k].value());
-    if (!(err <= tol)) {
-      return absl::InternalError(absl::StrCat(what, " ", k, " differs: rel err ", err));
-    }
+    GF_RETURN_IF_ERROR(ExpectClose(b[k].value(), a[k].value(), tol, absl::StrCat(what, " ", k)));
   }
   return absl::OkStatus();
 }
 
-Tensor Random(const Shape& s, uint64_t seed) {
-  return Tensor::Uniform(s, DType::kF64, 1000 + seed, 0.1, 1.0);
+// Signed values in [-1, 1), so that Relu, Step, Abs and sign errors are exercised;
+// positive ones in [0.1, 1) for inputs that must be (see PositiveInputs).
+Tensor Random(const Shape& s, uint64_t seed, bool positive = false) {
+  return Tensor::Uniform(s, DType::kF64, 1000 + seed, positive ? 0.1 : -1.0, 1.0);
+}
+
+// The inputs whose values reach the argument of a Log or the divisor of a Div
+// without passing through an op whose output is positive anyway (Sigmoid, Exp,
+// Softmax): those get positive random values, so both graphs stay in the domain.
+std::set<NodeId> PositiveInputs(const Graph& g) {
+  std::set<NodeId> positive, seen;
+  std::vector<NodeId> stack;
+  for (NodeId id = 0; id < g.num_node_slots(); ++id) {
+    const NodeData& d = g.node(id);
+    if (d.dead) continue;
+    if (d.op == "Log" && !d.inputs.empty()) stack.push_back(d.inputs[0].node);
+    if (d.op == "Div" && d.inputs.size() == 2) stack.push_back(d.inputs[1].node);
+  }
+  while (!stack.empty()) {
+    const NodeId id = stack.back();
+    stack.pop_back();
+    if (!seen.insert(id).second) continue;
+    const NodeData& d = g.node(id);
+    if (d.op == kInputOp) {
+      positive.insert(id);
+      continue;
+    }
+    if (d.op == "Sigmoid" || d.op == "Exp" || d.op == "Softmax") continue;
+    for (const ValueRef& v : d.inputs) stack.push_back(v.node);
+  }
+  return positive;
 }
 
 // loss = sum_k sum(w_k * out_k); the gradients of it w.r.t. `wrt`.
@@ -65,9 +77,10 @@ absl::Status CheckSameFunction(const Graph& before, const Graph& after, double t
   std::map<std::string, Var> inputs;
   std::vector<Var> wrt;
   uint64_t seed = 0;
+  const std::set<NodeId> positive = PositiveInputs(before);
   for (NodeId id : before.Inputs()) {
     const NodeData& d = before.node(id);
-    Var v = Var::Leaf(Random(d.outputs[0].shape, seed++), true, d.name);
+    Var v = Var::Leaf(Random(d.outputs[0].shape, seed++, positive.count(id) > 0), true, d.name);
     inputs[d.name] = v;
     wrt.push_back(v);
   }
@@ -84,8 +97,8 @@ absl::Status CheckSameSequence(const Graph& before, const Graph& after, int64_t 
   GF_ASSIGN_OR_RETURN(SequenceComparison c,
                       CompareCellGraphs(after, before, {.T = T, .B = B, .dtype = DType::kF64}));
   if (!(c.max_rel_err <= tol)) {
-    return absl::InternalError(
-        absl::StrCat("sequences differ: ", c.worst, " rel err ", c.max_rel_err));
+    return absl::InternalError(absl::StrCat("sequences differ: relative error ", c.max_rel_err,
+                                            " > ", tol, " in ", c.worst));
   }
   return absl::OkStatus();
 }
