@@ -7,7 +7,9 @@
 //   %6 = AddN(%2, %12); %14 = Sigmoid(%6)   (%2 a slice of the step GEMM h @ U)
 //     => GEMM level 1: Z = h @ U; group level 1: r0 = load Z[:, 0:H]; ...; store
 //
-// Internal to graph/compiled_sequence.cc (and its tests).
+// StructureOf builds it in two parts: the schedule and memory layout
+// (graph/compiled_schedule.cc), then the bytecode (graph/compiled_codegen.cc).
+// Internal to the compiled sequence (graph/compiled_*.cc) and its tests.
 #ifndef GATEFUSE_GRAPH_COMPILED_PLAN_H_
 #define GATEFUSE_GRAPH_COMPILED_PLAN_H_
 
@@ -50,17 +52,6 @@ struct BoundaryDef {
   std::string label;
   Shape shape;
   bool constant = false;
-};
-
-// Where the plan finds a graph value.
-struct Slot {
-  enum Kind { kNone, kRegion, kBoundary, kRegister } kind = kNone;
-  Region region;          // kRegion, and a kRegister that is materialized
-  bool materialized = false;
-  int boundary = -1;
-  int group = -1;
-  int level = 0;
-  bool pointwise = false;  // written by a pointwise group: readers by view wait a level
 };
 
 struct GemmDef {

@@ -10,40 +10,6 @@
 
 namespace gatefuse::pointwise {
 
-const char* OpName(Op op) {
-  switch (op) {
-    case Op::kLoad: return "load";
-    case Op::kStore: return "store";
-    case Op::kCopy: return "copy";
-    case Op::kAdd: return "add";
-    case Op::kSub: return "sub";
-    case Op::kMul: return "mul";
-    case Op::kDiv: return "div";
-    case Op::kNeg: return "neg";
-    case Op::kAddScalar: return "add_scalar";
-    case Op::kMulScalar: return "mul_scalar";
-    case Op::kRSubScalar: return "rsub_scalar";
-    case Op::kSigmoid: return "sigmoid";
-    case Op::kTanh: return "tanh";
-    case Op::kRelu: return "relu";
-    case Op::kStep: return "step";
-    case Op::kExp: return "exp";
-    case Op::kLog: return "log";
-    case Op::kZero: return "zero";
-    case Op::kAccStore: return "acc_store";
-    case Op::kAcc: return "acc";
-    case Op::kNegAcc: return "neg_acc";
-    case Op::kAccScale: return "acc_scale";
-    case Op::kAccMul: return "acc_mul";
-    case Op::kAccDiv: return "acc_div";
-    case Op::kAccDivRhs: return "acc_div_rhs";
-    case Op::kAccSigmoid: return "acc_sigmoid";
-    case Op::kAccTanh: return "acc_tanh";
-    case Op::kAccStep: return "acc_step";
-  }
-  return "?";
-}
-
 std::string Program::ToString() const {
   std::string s;
   for (const Instr& i : code) {
@@ -170,9 +136,6 @@ void RunChunk(const Program& p, const Operand* ops, float* regs, int64_t row, in
 }  // namespace
 
 float FastExp(float x) { return ExpKernel(x); }
-
-SingleThreaded::SingleThreaded() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-SingleThreaded::~SingleThreaded() { omp_set_num_threads(previous_); }
 
 void Run(const Program& p, int64_t rows, const Operand* operands) {
   const int64_t work = rows * p.width;

@@ -8,6 +8,8 @@
 //         r3 = load h; r4 = r2 * r3; store y <- r4
 //
 // Backward instructions accumulate into adjoint registers (a = "A[dst] += ...").
+// The instruction set, and each elementwise op's lowering to it, are ops/'s
+// (ops/pointwise_lowering.h); this is their fast f32 meaning.
 // Every register is a plain float array, so each instruction is a fixed-length
 // loop the compiler vectorises; sigmoid, tanh and exp use a branch-free exp.
 #ifndef GATEFUSE_GRAPH_COMPILED_POINTWISE_H_
@@ -17,33 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "ops/pointwise_lowering.h"  // the instruction set (Op)
+
 namespace gatefuse::pointwise {
 
 inline constexpr int kChunk = 64;   // floats per register
 inline constexpr int kMaxRegisters = 512;
-
-enum class Op : uint8_t {
-  // Forward: R[dst] = f(R[a], R[b], imm).
-  kLoad,      // R[dst] = operand
-  kStore,     // operand = R[a]
-  kCopy,      // R[dst] = R[a]
-  kAdd, kSub, kMul, kDiv, kNeg, kAddScalar, kMulScalar, kRSubScalar,
-  kSigmoid, kTanh, kRelu, kStep, kExp, kLog,
-  // Backward.
-  kZero,       // R[dst] = 0
-  kAccStore,   // operand += R[a]
-  kAcc,        // R[dst] += R[a]
-  kNegAcc,     // R[dst] -= R[a]
-  kAccScale,   // R[dst] += imm * R[a]
-  kAccMul,     // R[dst] += R[a] * R[b]
-  kAccDiv,     // R[dst] += R[a] / R[b]
-  kAccDivRhs,  // R[dst] -= R[a] * R[b] / R[c]        (y = p / q: dq = -g y / q)
-  kAccSigmoid, // R[dst] += R[a] * R[b] * (1 - R[b])  (R[b] = sigmoid output)
-  kAccTanh,    // R[dst] += R[a] * (1 - R[b]^2)       (R[b] = tanh output)
-  kAccStep,    // R[dst] += R[a] * [R[b] > 0]         (relu: R[b] = its input)
-};
-
-const char* OpName(Op op);
 
 struct Instr {
   Op op;
@@ -70,20 +51,6 @@ struct Program {
 
 // Runs `p` on rows [0, rows) (split over threads); operands[k] is operand k.
 void Run(const Program& p, int64_t rows, const Operand* operands);
-
-// While alive, OpenMP regions started by this thread (oneDNN's included) use one
-// thread: a step's small GEMM costs less than waking a second thread, above all
-// when other processes hold the other core.
-class SingleThreaded {
- public:
-  SingleThreaded();
-  ~SingleThreaded();
-  SingleThreaded(const SingleThreaded&) = delete;
-  SingleThreaded& operator=(const SingleThreaded&) = delete;
-
- private:
-  int previous_;
-};
 
 // Branch-free exp with a relative error below 2e-7 over [-87, 88] (exposed for tests).
 float FastExp(float x);

@@ -5,13 +5,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tuple>
-#include <unordered_map>
+#include <optional>
 
 #include <sys/mman.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "graph/compiled_plan.h"
 #include "graph/compiled_pointwise.h"
@@ -38,80 +36,24 @@ constexpr char kOpName[] = "CompiledSequence";
 constexpr char kGradOpName[] = "CompiledSequenceGrad";
 
 
-// ---------------------------------------------------------------------------
-// GEMMs: oneDNN matmul on strided row-major operands, optionally accumulating
-// into c (a sum post-op). Primitives are cached by shape and strides.
-
-struct GemmShape {
-  int64_t m, k, n, lda, ldb, ldc;
-  bool ta, tb, accumulate;
-  bool operator<(const GemmShape& o) const {
-    return std::tie(m, k, n, lda, ldb, ldc, ta, tb, accumulate) <
-           std::tie(o.m, o.k, o.n, o.lda, o.ldb, o.ldc, o.ta, o.tb, o.accumulate);
-  }
-};
-
-struct GemmPrimitive {
-  dnnl::memory a, b, c;  // data handles set per call
-  dnnl::matmul prim;
-  std::unordered_map<int, dnnl::memory> args;  // built once: no allocation per call
-  std::mutex mu;  // plans share primitives by shape; the data handles are per call
-};
-
-absl::StatusOr<GemmPrimitive*> FindGemm(const GemmShape& s) {
-  static std::mutex mu;
-  static auto* cache = new std::map<GemmShape, std::unique_ptr<GemmPrimitive>>;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache->find(s);
-  if (it != cache->end()) return it->second.get();
-  auto p = std::make_unique<GemmPrimitive>();
-  using dnnl::memory;
-  auto md = [](int64_t rows, int64_t cols, int64_t ld, bool transposed) {
-    // Logical [rows, cols]; a transposed operand is stored [cols, rows] with leading dim ld.
-    return memory::desc({rows, cols}, memory::data_type::f32,
-                        transposed ? memory::dims{1, ld} : memory::dims{ld, 1});
-  };
-  GF_RETURN_IF_ERROR(onednn::Call("compiled sequence matmul", [&] {
-    const memory::desc a = md(s.m, s.k, s.lda, s.ta), b = md(s.k, s.n, s.ldb, s.tb),
-                       c = md(s.m, s.n, s.ldc, false);
-    dnnl::primitive_attr attr;
-    if (s.accumulate) {
-      dnnl::post_ops ops;
-      ops.append_sum(1.0f);
-      attr.set_post_ops(ops);
-    }
-    p->prim = dnnl::matmul(
-        dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, onednn::Engine()));
-    p->a = memory(a, onednn::Engine(), DNNL_MEMORY_NONE);
-    p->b = memory(b, onednn::Engine(), DNNL_MEMORY_NONE);
-    p->c = memory(c, onednn::Engine(), DNNL_MEMORY_NONE);
-    p->args = {{DNNL_ARG_SRC, p->a}, {DNNL_ARG_WEIGHTS, p->b}, {DNNL_ARG_DST, p->c}};
-  }));
-  return cache->emplace(s, std::move(p)).first->second.get();
-}
-
-// A GEMM call site of a plan: its primitive, found once.
-struct GemmCall {
-  GemmPrimitive* prim = nullptr;
-  bool single_threaded = false;
-  absl::Status Run(const float* a, const float* b, float* c) const {
-    std::optional<pointwise::SingleThreaded> one;
-    if (single_threaded) one.emplace();
-    std::lock_guard<std::mutex> lock(prim->mu);
-    return onednn::Call("compiled sequence matmul", [&] {
-      prim->a.set_data_handle(const_cast<float*>(a));
-      prim->b.set_data_handle(const_cast<float*>(b));
-      prim->c.set_data_handle(c);
-      prim->prim.execute(onednn::Stream(), prim->args);
-      onednn::Stream().wait();
-    });
-  }
-};
-
-absl::StatusOr<GemmCall> MakeGemm(const GemmShape& s) {
-  GF_ASSIGN_OR_RETURN(GemmPrimitive * p, FindGemm(s));
-  // Below ~4 MFLOP (a per-step GEMM of a small layer) one thread is faster.
-  return GemmCall{p, s.m * s.k * s.n < (int64_t{1} << 21)};
+// A GEMM call site of a plan: the backend's cached primitive of its shape, found
+// once when the plan is laid out. Below ~4 MFLOP (a per-step GEMM of a small
+// layer) one thread is faster than waking a second one.
+absl::StatusOr<onednn::MatMulPrimitive> MakeGemm(int64_t m, int64_t k, int64_t n, int64_t lda,
+                                                 int64_t ldb, int64_t ldc, bool ta, bool tb,
+                                                 bool accumulate) {
+  onednn::MatMulShape s;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  s.lda = lda;
+  s.ldb = ldb;
+  s.ldc = ldc;
+  s.transpose_a = ta;
+  s.transpose_b = tb;
+  s.accumulate = accumulate;
+  s.threads = m * k * n < (int64_t{1} << 21) ? 1 : 0;
+  return onednn::MatMulPrimitive::Get(s);
 }
 
 // Asks the kernel for 2 MiB pages over a large fresh arena: one page fault per
@@ -158,7 +100,7 @@ class SequenceGradOp : public TapeOp {
 };
 
 struct GemmSites {
-  GemmCall forward, backward_data, backward_weight;
+  std::optional<onednn::MatMulPrimitive> forward, backward_data, backward_weight;
 };
 
 class Plan {
@@ -209,19 +151,19 @@ class Plan {
       const int64_t rows = g.hoisted ? T_ * B_ : B_;
       GemmSites site;
       GF_ASSIGN_OR_RETURN(site.forward,
-                          MakeGemm({rows, g.K, g.N, lda, ldw, ldz, false, g.transpose_b, false}));
+                          MakeGemm(rows, g.K, g.N, lda, ldw, ldz, false, g.transpose_b, false));
       // dlhs += dZ op(W)^T, with op(W)^T [N, K] dense: W^T stored as given, or W
       // transposed once per backward pass (a transposed weight operand makes
       // oneDNN's GEMM markedly slower at these shapes).
       GF_ASSIGN_OR_RETURN(site.backward_data,
-                          MakeGemm({rows, g.N, g.K, ldz, g.K, lda, false, false, true}));
+                          MakeGemm(rows, g.N, g.K, ldz, g.K, lda, false, false, true));
       // dW += lhs^T dZ over all T*B rows (or dW^T += dZ^T lhs).
       if (g.transpose_b) {
         GF_ASSIGN_OR_RETURN(site.backward_weight,
-                            MakeGemm({g.N, T_ * B_, g.K, ldz, lda, g.K, true, false, true}));
+                            MakeGemm(g.N, T_ * B_, g.K, ldz, lda, g.K, true, false, true));
       } else {
         GF_ASSIGN_OR_RETURN(site.backward_weight,
-                            MakeGemm({g.K, T_ * B_, g.N, lda, ldz, g.N, true, false, true}));
+                            MakeGemm(g.K, T_ * B_, g.N, lda, ldz, g.N, true, false, true));
       }
       gemms_.push_back(site);
     }
@@ -296,7 +238,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
   for (size_t k = 0; k < s.gemms.size(); ++k) {
     const GemmDef& g = s.gemms[k];
     if (!g.hoisted) continue;
-    GF_RETURN_IF_ERROR(gemms_[k].forward.Run(At(arena, x, g.lhs, 0), Weight(in, g.weight),
+    GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, 0), Weight(in, g.weight),
                                              arena + offset_[g.out_buffer]));
   }
   for (int64_t t = 0; t < T_; ++t) {
@@ -304,7 +246,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
       for (size_t k = 0; k < s.gemms.size(); ++k) {
         const GemmDef& g = s.gemms[k];
         if (g.hoisted || g.level != level) continue;
-        GF_RETURN_IF_ERROR(gemms_[k].forward.Run(At(arena, x, g.lhs, t), Weight(in, g.weight),
+        GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, t), Weight(in, g.weight),
                                                  At(arena, x, {g.out_buffer, 0, 0, g.N}, t)));
       }
       for (const GroupDef& group : s.groups) {
@@ -403,7 +345,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
       for (size_t k = 0; k < s.gemms.size(); ++k) {
         const GemmDef& g = s.gemms[k];
         if (g.hoisted || g.level != level) continue;
-        GF_RETURN_IF_ERROR(gemms_[k].backward_data.Run(
+        GF_RETURN_IF_ERROR(gemms_[k].backward_data->Run(
             At(adjoint, dx, {g.out_buffer, 0, 0, g.N}, t), weight_t[k], At(adjoint, dx, g.lhs, t)));
       }
     }
@@ -415,12 +357,12 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
     const float* dz = adjoint + offset_[g.out_buffer];
     float* dw = grads[1 + n_states + g.weight].data<float>();
     if (g.transpose_b) {
-      GF_RETURN_IF_ERROR(gemms_[k].backward_weight.Run(dz, lhs, dw));
+      GF_RETURN_IF_ERROR(gemms_[k].backward_weight->Run(dz, lhs, dw));
     } else {
-      GF_RETURN_IF_ERROR(gemms_[k].backward_weight.Run(lhs, dz, dw));
+      GF_RETURN_IF_ERROR(gemms_[k].backward_weight->Run(lhs, dz, dw));
     }
     if (g.hoisted) {
-      GF_RETURN_IF_ERROR(gemms_[k].backward_data.Run(dz, weight_t[k], At(adjoint, dx, g.lhs, 0)));
+      GF_RETURN_IF_ERROR(gemms_[k].backward_data->Run(dz, weight_t[k], At(adjoint, dx, g.lhs, 0)));
     }
   }
   for (size_t k = 0; k < s.accumulators.size(); ++k) {
@@ -469,82 +411,9 @@ absl::StatusOr<const Plan*> PlanFor(std::shared_ptr<const Structure> s, const st
   return it->second.get();
 }
 
-std::string GemmLabel(const Structure& s, const GemmDef& g) {
-  return absl::StrCat(s.buffers[g.lhs.buffer].label, " @ ", s.boundary[g.weight].label,
-                      g.transpose_b ? "^T" : "");
-}
-
 }  // namespace
 
 absl::Status CanCompileSequence(const Graph& cell) { return StructureOf(cell).status(); }
-
-absl::StatusOr<std::vector<PlanGemm>> CompiledSequenceGemms(const Graph& cell, int64_t T,
-                                                            int64_t B, bool training) {
-  GF_ASSIGN_OR_RETURN(std::shared_ptr<const Structure> s, StructureOf(cell));
-  std::vector<PlanGemm> out;
-  for (const GemmDef& g : s->gemms) {
-    const std::string label = GemmLabel(*s, g);
-    if (g.hoisted) {
-      out.push_back({absl::StrCat("forward hoisted ", label), T * B, g.K, g.N, 1});
-    } else {
-      out.push_back({absl::StrCat("forward recurrent ", label), B, g.K, g.N, T});
-    }
-  }
-  if (!training) return out;
-  for (const GemmDef& g : s->gemms) {
-    const std::string label = GemmLabel(*s, g);
-    const std::string lhs = s->buffers[g.lhs.buffer].label;
-    if (g.hoisted) {
-      out.push_back({absl::StrCat("backward d", lhs, " of ", label), T * B, g.N, g.K, 1});
-    } else {
-      out.push_back({absl::StrCat("backward d", lhs, " of ", label), B, g.N, g.K, T});
-    }
-    out.push_back({absl::StrCat("backward d", s->boundary[g.weight].label, " of ", label), g.K,
-                   T * B, g.N, 1});
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> ExplainCompiledSequence(const Graph& cell) {
-  GF_ASSIGN_OR_RETURN(std::shared_ptr<const Structure> s, StructureOf(cell));
-  std::string text = "compiled plan:\n  GEMMs:\n";
-  for (const GemmDef& g : s->gemms) {
-    const std::string shape =
-        absl::StrCat("[", g.hoisted ? "T*B" : "B", ", ", g.K, "] x [", g.K, ", ", g.N, "]");
-    absl::StrAppend(&text, "    ", g.hoisted ? "hoisted   " : "recurrent ", GemmLabel(*s, g),
-                    "  ", shape, g.hoisted ? "  once before the loop" : "  every step",
-                    g.hoisted ? "" : absl::StrCat(" (level ", g.level, ")"), "\n");
-  }
-  absl::StrAppend(&text, "  backward GEMMs:\n");
-  for (const GemmDef& g : s->gemms) {
-    const std::string rows = g.hoisted ? "T*B" : "B";
-    absl::StrAppend(&text, "    d", s->buffers[g.lhs.buffer].label, " += dZ W^T  [", rows, ", ",
-                    g.N, "] x [", g.N, ", ", g.K, "]", g.hoisted ? "  once" : "  every step",
-                    "; d", s->boundary[g.weight].label, " += lhs^T dZ  [", g.K, ", T*B] x [T*B, ",
-                    g.N, "]  once after the loop\n");
-  }
-  absl::StrAppend(&text, "  fused pointwise groups (one pass over memory each):\n");
-  int64_t kept = 0;
-  for (const BufferDef& b : s->buffers) {
-    if (b.kind != BufferKind::kInput) kept += b.cols;
-  }
-  for (size_t k = 0; k < s->groups.size(); ++k) {
-    const GroupDef& g = s->groups[k];
-    std::vector<std::string> ops;
-    for (NodeId id : g.nodes) {
-      ops.push_back(absl::StrCat(NodeLabel(cell, id), "=", cell.node(id).op));
-    }
-    absl::StrAppend(&text, "    group ", k, " (level ", g.level, ", [B, ", g.width, "], ",
-                    g.nodes.size(), " ops, ", g.forward.code.size(), " forward / ",
-                    g.backward.code.size(), " backward instructions): ",
-                    absl::StrJoin(ops, " "), "\n");
-  }
-  absl::StrAppend(&text, "  memory per step and batch row: op by op ", s->op_by_op_floats,
-                  " floats (one tensor per op), compiled ", kept,
-                  " floats (GEMM outputs, values read across groups, states): saves ",
-                  (s->op_by_op_floats - kept) * 4, " bytes per batch row per step\n");
-  return text;
-}
 
 absl::StatusOr<std::optional<GraphSequenceResult>> RunCompiledSequence(
     const Graph& cell, const Var& x, const std::map<std::string, Var>& initial_states,

@@ -11,6 +11,11 @@
 namespace gatefuse {
 namespace {
 
+using P = pointwise::Op;
+// The values an adjoint instruction reads: g = dL/dy, y, and the inputs.
+constexpr pointwise::Ref kG = pointwise::kGrad, kY = pointwise::kOutput;
+constexpr pointwise::Ref kX0 = pointwise::Input(0), kX1 = pointwise::Input(1);
+
 template <typename T, typename F>
 Tensor BinaryKernel(const Tensor& a, const Tensor& b, const TensorSpec& out, F f) {
   Tensor y = Tensor::Empty(out.shape, out.dtype);
@@ -106,14 +111,15 @@ absl::StatusOr<std::vector<TensorSpec>> BroadcastPairShape(const std::string& op
 }  // namespace
 
 void RegisterElementwiseOps(OpRegistry& r) {
-  // y = a + b; da = sum_to(g), db = sum_to(g)
+  // Each rule below is the op's tape gradient and its compiled form at once
+  // (ops/pointwise_lowering.h); every input's adjoint is summed to its shape,
+  // which undoes the broadcast.
+
+  // y = a + b; da = g, db = g
   OpDef& add = DefineBinary(r, "Add", [](auto a, auto b) { return a + b; });
   add.commutative = true;
-  add.gradient = [](const GradContext& c) {
-    return CollectGrads({SumTo(c.output_grads[0], c.inputs[0].shape()),
-                         SumTo(c.output_grads[0], c.inputs[1].shape())});
-  };
-  // y = x_0 + x_1 + ... (broadcasting); dx_k = sum_to(g, x_k.shape)
+  add.SetPointwise({P::kAdd, {{{P::kAcc, {kG}}}, {{P::kAcc, {kG}}}}});
+  // y = x_0 + x_1 + ... (broadcasting); dx_k = g
   OpDef& add_n = r.Define("AddN", -1);
   add_n.commutative = true;
   add_n.shape_fn = [](const std::vector<TensorSpec>& in,
@@ -142,77 +148,50 @@ void RegisterElementwiseOps(OpRegistry& r) {
       return acc;
     });
   };
-  add_n.gradient = [](const GradContext& c) {
-    std::vector<VarOr> grads;
-    for (const Var& x : c.inputs) grads.push_back(SumTo(c.output_grads[0], x.shape()));
-    return CollectGrads(std::move(grads));
-  };
+  add_n.SetPointwise({P::kAdd, {{{P::kAcc, {kG}}}}, "", /*variadic=*/true});
 
   // y = a - b; da = g, db = -g
-  DefineBinary(r, "Sub", [](auto a, auto b) { return a - b; }).gradient =
-      [](const GradContext& c) {
-        return CollectGrads({SumTo(c.output_grads[0], c.inputs[0].shape()),
-                             SumTo(-c.output_grads[0], c.inputs[1].shape())});
-      };
+  DefineBinary(r, "Sub", [](auto a, auto b) { return a - b; })
+      .SetPointwise({P::kSub, {{{P::kAcc, {kG}}}, {{P::kNegAcc, {kG}}}}});
   // y = a * b; da = g * b, db = g * a
   OpDef& mul = DefineBinary(r, "Mul", [](auto a, auto b) { return a * b; });
   mul.commutative = true;
-  mul.gradient = [](const GradContext& c) {
-    const Var& g = c.output_grads[0];
-    return CollectGrads({SumTo(g * c.inputs[1], c.inputs[0].shape()),
-                         SumTo(g * c.inputs[0], c.inputs[1].shape())});
-  };
+  mul.SetPointwise({P::kMul, {{{P::kAccMul, {kG, kX1}}}, {{P::kAccMul, {kG, kX0}}}}});
   // y = a / b; da = g / b, db = -g * y / b
-  DefineBinary(r, "Div", [](auto a, auto b) { return a / b; }).gradient =
-      [](const GradContext& c) {
-        const Var& g = c.output_grads[0];
-        return CollectGrads({SumTo(g / c.inputs[1], c.inputs[0].shape()),
-                             SumTo(-(g * c.outputs[0] / c.inputs[1]), c.inputs[1].shape())});
-      };
+  DefineBinary(r, "Div", [](auto a, auto b) { return a / b; })
+      .SetPointwise({P::kDiv, {{{P::kAccDiv, {kG, kX1}}}, {{P::kAccDivRhs, {kG, kY, kX1}}}}});
 
   // y = -x; dx = -g
-  DefineUnary(r, "Neg", "", [](auto x, auto) { return -x; }).gradient = [](const GradContext& c) {
-    return CollectGrads({-c.output_grads[0]});
-  };
+  DefineUnary(r, "Neg", "", [](auto x, auto) { return -x; })
+      .SetPointwise({P::kNeg, {{{P::kNegAcc, {kG}}}}});
   // y = x + s; dx = g
-  DefineUnary(r, "AddScalar", "value", [](auto x, auto s) { return x + s; }).gradient =
-      [](const GradContext& c) { return CollectGrads({c.output_grads[0]}); };
+  DefineUnary(r, "AddScalar", "value", [](auto x, auto s) { return x + s; })
+      .SetPointwise({P::kAddScalar, {{{P::kAcc, {kG}}}}, "value"});
   // y = x * s; dx = g * s
-  DefineUnary(r, "MulScalar", "value", [](auto x, auto s) { return x * s; }).gradient =
-      [](const GradContext& c) -> absl::StatusOr<std::vector<Var>> {
-    GF_ASSIGN_OR_RETURN(double s, c.attrs.GetFloat("MulScalar", "value"));
-    return CollectGrads({MulScalar(c.output_grads[0], s)});
-  };
+  DefineUnary(r, "MulScalar", "value", [](auto x, auto s) { return x * s; })
+      .SetPointwise({P::kMulScalar, {{{P::kAccScale, {kG}}}}, "value"});
   // y = s - x; dx = -g
-  DefineUnary(r, "RSubScalar", "value", [](auto x, auto s) { return s - x; }).gradient =
-      [](const GradContext& c) { return CollectGrads({-c.output_grads[0]}); };
+  DefineUnary(r, "RSubScalar", "value", [](auto x, auto s) { return s - x; })
+      .SetPointwise({P::kRSubScalar, {{{P::kNegAcc, {kG}}}}, "value"});
 
   // y = sigmoid(x); dx = g * y * (1 - y)
-  DefineUnary(r, "Sigmoid", "", [](auto x, auto) { return StableSigmoid(x); }).gradient =
-      [](const GradContext& c) {
-        const Var& y = c.outputs[0];
-        return CollectGrads({c.output_grads[0] * (y * (1.0 - y))});
-      };
+  DefineUnary(r, "Sigmoid", "", [](auto x, auto) { return StableSigmoid(x); })
+      .SetPointwise({P::kSigmoid, {{{P::kAccSigmoid, {kG, kY}}}}});
   // y = tanh(x); dx = g * (1 - y^2)
-  DefineUnary(r, "Tanh", "", [](auto x, auto) { return std::tanh(x); }).gradient =
-      [](const GradContext& c) {
-        const Var& y = c.outputs[0];
-        return CollectGrads({c.output_grads[0] * (1.0 - y * y)});
-      };
+  DefineUnary(r, "Tanh", "", [](auto x, auto) { return std::tanh(x); })
+      .SetPointwise({P::kTanh, {{{P::kAccTanh, {kG, kY}}}}});
   // y = max(x, 0); dx = g * step(x)
-  DefineUnary(r, "Relu", "", [](auto x, auto) { return x > 0 ? x : decltype(x)(0); }).gradient =
-      [](const GradContext& c) {
-        return CollectGrads({c.output_grads[0] * Step(c.inputs[0])});
-      };
-  // y = [x > 0]; piecewise constant, so dx = 0 (almost everywhere).
+  DefineUnary(r, "Relu", "", [](auto x, auto) { return x > 0 ? x : decltype(x)(0); })
+      .SetPointwise({P::kRelu, {{{P::kAccStep, {kG, kX0}}}}});
+  // y = [x > 0]; piecewise constant, so dx = 0 (almost everywhere): no instruction.
   DefineUnary(r, "Step", "", [](auto x, auto) { return x > 0 ? decltype(x)(1) : decltype(x)(0); })
-      .gradient = [](const GradContext& c) { return CollectGrads({Var()}); };
+      .SetPointwise({P::kStep, {{}}});
   // y = exp(x); dx = g * y
-  DefineUnary(r, "Exp", "", [](auto x, auto) { return std::exp(x); }).gradient =
-      [](const GradContext& c) { return CollectGrads({c.output_grads[0] * c.outputs[0]}); };
+  DefineUnary(r, "Exp", "", [](auto x, auto) { return std::exp(x); })
+      .SetPointwise({P::kExp, {{{P::kAccMul, {kG, kY}}}}});
   // y = log(x); dx = g / x
-  DefineUnary(r, "Log", "", [](auto x, auto) { return std::log(x); }).gradient =
-      [](const GradContext& c) { return CollectGrads({c.output_grads[0] / c.inputs[0]}); };
+  DefineUnary(r, "Log", "", [](auto x, auto) { return std::log(x); })
+      .SetPointwise({P::kLog, {{{P::kAccDiv, {kG, kX0}}}}});
 
   // y = broadcast(x, shape); dx = sum_to(g, x.shape)
   OpDef& bcast = r.Define("BroadcastTo", 1);

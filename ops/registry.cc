@@ -19,6 +19,13 @@ absl::StatusOr<std::vector<Var>> OpDef::Gradient(const GradContext& ctx) const {
   return gradient(ctx);
 }
 
+void OpDef::SetPointwise(pointwise::Lowering l) {
+  gradient = [name = name_, l](const GradContext& c) {
+    return pointwise::LoweredGradient(name, l, c);
+  };
+  lowering = std::move(l);
+}
+
 const OpRegistry& OpRegistry::Global() {
   static const OpRegistry* registry = [] {
     auto* r = new OpRegistry;

@@ -6,6 +6,13 @@
 //   def.kernel   = [](const KernelContext& c) {...};  // tensors in, tensors out
 //   def.gradient = [](const GradContext& c) {...};    // written with ops on Vars
 //
+// An elementwise op instead gives its forward and local derivatives in the
+// pointwise instruction set (ops/pointwise_lowering.h); its gradient rule is read
+// from them, and the compiled plan fuses the op from the same description:
+//
+//   def.SetPointwise({pointwise::Op::kTanh, {{{pointwise::Op::kAccTanh,
+//                                               {pointwise::kGrad, pointwise::kOutput}}}}});
+//
 // ApplyOp runs an op by name on Vars: it checks the inputs with the shape function,
 // runs the kernel and records the application on the tape.
 #ifndef GATEFUSE_OPS_REGISTRY_H_
@@ -14,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +29,7 @@
 #include "core/attrs.h"
 #include "core/tape.h"
 #include "core/tensor.h"
+#include "ops/pointwise_lowering.h"
 
 namespace gatefuse {
 
@@ -67,6 +76,12 @@ class OpDef : public TapeOp {
   std::function<bool(size_t output, const Attrs& attrs)> output_has_gradient;
   // a op b == b op a (used by the graph passes).
   bool commutative = false;
+  // Set for an elementwise op the compiled plan can fuse (SetPointwise).
+  std::optional<pointwise::Lowering> lowering;
+
+  // Makes this an elementwise op lowered as `l`: sets `lowering`, and `gradient`
+  // to the rule read from l's adjoint instructions (pointwise::LoweredGradient).
+  void SetPointwise(pointwise::Lowering l);
 
  private:
   std::string name_;

@@ -1,0 +1,107 @@
+// The pointwise instruction set, and each elementwise op written in it once: its
+// forward as one instruction and the adjoint of each input as accumulating
+// instructions over {g = dL/dy, y, x_0, x_1, ...}. The one description serves
+// both ways of running the op:
+//  - on the tape, LoweredGradient reads the adjoint instructions as ops on Vars:
+//    it is the op's gradient rule (OpDef::SetPointwise installs it);
+//  - in the compiled plan, graph/compiled_codegen.cc emits the same instructions
+//    as bytecode for the interpreter of graph/compiled_pointwise.h.
+//
+//   // y = tanh(x); dy/dx = 1 - y^2
+//   Lowering{Op::kTanh, {{{Op::kAccTanh, {kGrad, kOutput}}}}}
+//     tape:  dx = g * (1 - y * y)
+//     plan:  r3 = tanh r1  ...  acc_tanh r9 += r8 * (1 - r3^2)
+//
+// A new elementwise op is its kernel plus a Lowering; an instruction the rule
+// needs and the set lacks is added here (its tape meaning, AdjointTerm) and in the
+// interpreter (its chunk loop).
+#ifndef GATEFUSE_OPS_POINTWISE_LOWERING_H_
+#define GATEFUSE_OPS_POINTWISE_LOWERING_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tape.h"
+
+namespace gatefuse::pointwise {
+
+// R[k] is register k (a chunk of one row in the interpreter, a Var on the tape);
+// s is the instruction's immediate. IsForward and IsAccumulate read the order.
+enum class Op : uint8_t {
+  // Forward: R[dst] = f(R[a], R[b], s).
+  kLoad,      // R[dst] = operand
+  kStore,     // operand = R[a]
+  kCopy,      // R[dst] = R[a]
+  kAdd, kSub, kMul, kDiv, kNeg, kAddScalar, kMulScalar, kRSubScalar,
+  kSigmoid, kTanh, kRelu, kStep, kExp, kLog,
+  // Backward.
+  kZero,       // R[dst] = 0
+  kAccStore,   // operand += R[a]
+  kAcc,        // R[dst] += R[a]
+  kNegAcc,     // R[dst] -= R[a]
+  kAccScale,   // R[dst] += s * R[a]
+  kAccMul,     // R[dst] += R[a] * R[b]
+  kAccDiv,     // R[dst] += R[a] / R[b]
+  kAccDivRhs,  // R[dst] -= R[a] * R[b] / R[c]        (y = p / q: dq = -g y / q)
+  kAccSigmoid, // R[dst] += R[a] * R[b] * (1 - R[b])  (R[b] = sigmoid output)
+  kAccTanh,    // R[dst] += R[a] * (1 - R[b]^2)       (R[b] = tanh output)
+  kAccStep,    // R[dst] += R[a] * [R[b] > 0]         (relu: R[b] = its input)
+};
+
+const char* OpName(Op op);
+// How many registers (a, b, c) the instruction reads, and whether it uses s.
+int NumArgs(Op op);
+bool UsesScalar(Op op);
+// An instruction R[dst] = f(...) of the forward set (kAdd ... kLog).
+bool IsForward(Op op);
+// An instruction R[dst] += f(...) (kAcc ... kAccStep).
+bool IsAccumulate(Op op);
+
+// A value an adjoint instruction reads.
+struct Ref {
+  enum Kind : uint8_t { kGrad, kOutput, kInput } kind;
+  int input = 0;  // for kInput
+};
+inline constexpr Ref kGrad{Ref::kGrad}, kOutput{Ref::kOutput};
+constexpr Ref Input(int k) { return {Ref::kInput, k}; }
+
+// A_x += op(args...): one term of an input's adjoint.
+struct AdjointInstr {
+  Op op;
+  std::vector<Ref> args;  // the instruction's a, b, c
+};
+
+struct Lowering {
+  // y = forward(x_0, x_1, s).
+  Op forward;
+  // Per input, the instructions that accumulate its adjoint; an input with none
+  // gets no gradient (a piecewise constant op).
+  std::vector<std::vector<AdjointInstr>> adjoints;
+  // The float attribute the immediate s is ("" for none).
+  std::string scalar_attr;
+  // Any number of inputs (AddN): y is the left fold of `forward` over them (one
+  // input: a copy) and adjoints[0] is the rule of every input.
+  bool variadic = false;
+};
+
+// OK, or InvalidArgument naming `op` and what is malformed: a forward that is not
+// a forward instruction, an adjoint instruction that does not accumulate or reads
+// the wrong number of values or an input beyond `num_inputs` (-1: variadic).
+absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l);
+
+// The term an accumulating instruction adds, as ops on Vars (its tape meaning):
+//   acc a; neg_acc -a; acc_scale s a; acc_mul a b; acc_div a / b;
+//   acc_div_rhs -(a b / c); acc_sigmoid a (b (1 - b)); acc_tanh a (1 - b b);
+//   acc_step a step(b).
+VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s);
+
+// The gradient rule of an op lowered as `l`: dx_k = sum_to(sum of the terms of
+// x_k's adjoint instructions, x_k's shape); undefined where x_k has none.
+absl::StatusOr<std::vector<Var>> LoweredGradient(const std::string& op, const Lowering& l,
+                                                 const GradContext& c);
+
+}  // namespace gatefuse::pointwise
+
+#endif  // GATEFUSE_OPS_POINTWISE_LOWERING_H_
