@@ -89,7 +89,7 @@ TEST(ReferenceTest, NaNAndInfFail) {
   const std::string file = std::string(kDataDir) + "/lstm_T5_B3_I4_H6_s1.txt";
   for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
     SCOPED_TRACE(bad);
-    for (const std::string& name : {"y", "d_U"}) {  // one reference output, one gradient
+    for (const char* name : {"y", "d_U"}) {  // one reference output, one gradient
       absl::StatusOr<ReferenceCase> ref = ReadReferenceFile(file);
       ASSERT_TRUE(ref.ok());
       ref->tensors.at(name).data<double>()[3] = bad;

@@ -44,7 +44,7 @@ TEST(ModelContainerTest, LayoutIsTheDocumentedOne) {
 }
 
 TEST(ModelContainerTest, DecodeReturnsTheVersionAndPayload) {
-  for (const std::string payload : {std::string(), std::string("p"), std::string(1000, 'x')}) {
+  for (const std::string& payload : {std::string(), std::string("p"), std::string(1000, 'x')}) {
     const std::string bytes = EncodeModelFileContainer(payload);
     absl::StatusOr<ModelFileContainer> c = DecodeModelFileContainer(bytes);
     ASSERT_TRUE(c.ok()) << c.status();

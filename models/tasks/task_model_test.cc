@@ -155,5 +155,25 @@ TEST(TaskModelTest, LoadRefusesMismatchedFiles) {
               HasSubstr("is not the graph its cell source (lstm) gives"));
 }
 
+// Files written when peephole and cifg were spelled peephole_lstm and cifg_lstm load,
+// fuse as the canonical kind and give the same outputs.
+TEST(TaskModelRoundTripTest, OldKindSpellingsLoad) {
+  for (const auto& [kind, old] : std::vector<std::pair<std::string, std::string>>{
+           {"peephole", "peephole_lstm"}, {"cifg", "cifg_lstm"}}) {
+    SCOPED_TRACE(old);
+    absl::StatusOr<TaskModel> model = TaskModel::Create(Config(Task::kLm, kind));
+    ASSERT_TRUE(model.ok()) << model.status();
+    ModelFile file;
+    ASSERT_TRUE(model->ToModelFile(file).ok());
+    ASSERT_EQ(file.cell().kind(), kind);
+    file.mutable_cell()->set_kind(old);
+    absl::StatusOr<TaskModel> back = TaskModel::FromModelFile(file);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->fusion(), kind);
+    EXPECT_EQ(model->Forward(TextInput(), false, 0)->value().ToVector(),
+              back->Forward(TextInput(), false, 0)->value().ToVector());
+  }
+}
+
 }  // namespace
 }  // namespace gatefuse
