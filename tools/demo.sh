@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, checks the builtin cells against the
 # reference values, then trains the sentiment model (Embedding -> recurrent cell ->
-# Dense) with the lstm, gru, peephole and cifg cells, prints a table (cell, fused
-# kernel, test accuracy, training examples/s), saves the best model and predicts
+# Dense) with the lstm, gru, peephole and cifg cells, prints a table (cell, the path
+# its sequences ran, test accuracy, training examples/s), saves the best model and predicts
 # three review sentences with it.
 #   tools/demo.sh [--quick]     (--quick: 3 epochs per cell instead of 10)
 set -euo pipefail
@@ -32,11 +32,11 @@ for cell in lstm gru peephole cifg; do
   echo "-- $cell"
   "$GF" train --task sentiment --cell "$cell" --epochs "$EPOCHS" --seed 1 \
     --csv "$OUT/sentiment_$cell.csv" --out "$OUT/sentiment_$cell.gfm" | tee "$OUT/$cell.log"
-  kernel=$(sed -n 's/^fused kernel: //p' "$OUT/$cell.log")
+  path=$(sed -n 's/^path: //p' "$OUT/$cell.log")
   acc=$(tail -n 1 "$OUT/$cell.log" | sed -n 's/^final: accuracy=\([0-9.]*\) .*/\1/p')
   # Mean training throughput over the epochs (column 7 of the metrics CSV).
   eps=$(awk -F, 'NR > 1 { s += $7; n++ } END { printf "%.0f", s / n }' "$OUT/sentiment_$cell.csv")
-  rows+=("$(printf '%-10s %-15s %-13s %s' "$cell" "$kernel" "$acc" "$eps")")
+  rows+=("$(printf '%-10s %-15s %-13s %s' "$cell" "$path" "$acc" "$eps")")
   if awk -v a="$acc" -v b="$best_acc" 'BEGIN { exit !(a > b) }'; then
     best_acc=$acc
     best_cell=$cell
@@ -45,7 +45,7 @@ done
 baseline=$(tail -n 1 "$OUT/lstm.log" | sed -n 's/.*baseline=//p')
 
 echo
-printf '%-10s %-15s %-13s %s\n' cell "fused kernel" "test accuracy" "train examples/s"
+printf '%-10s %-15s %-13s %s\n' cell "path" "test accuracy" "train examples/s"
 printf '%s\n' "${rows[@]}"
 echo "(majority-class baseline: $baseline)"
 cp "$OUT/sentiment_$best_cell.gfm" "$OUT/best.gfm"
