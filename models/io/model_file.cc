@@ -113,6 +113,48 @@ absl::Status CheckCheckpoint(const Checkpoint& c) {
   return absl::OkStatus();
 }
 
+// The network's structure; what each op makes of its attributes is checked when
+// models/onnx/network.h builds it.
+absl::Status CheckNetwork(const ModelFile& model) {
+  const NetworkProto& net = model.network();
+  std::set<std::string> defined, node_names;
+  for (const TensorProto& p : model.parameters()) defined.insert(p.name());
+  for (const NetworkValueProto& v : net.inputs()) {
+    if (v.name().empty()) return Invalid("network", "an input has no name");
+    if (!defined.insert(v.name()).second) {
+      return Invalid("network", absl::StrCat("input '", v.name(), "' is declared twice"));
+    }
+  }
+  for (int k = 0; k < net.nodes_size(); ++k) {
+    const NetworkNodeProto& node = net.nodes(k);
+    const std::string where = absl::StrCat("network node ", k, " '", node.name(), "'");
+    if (node.op().empty()) return Invalid(where, "has no op");
+    if (node.name().empty() || !node_names.insert(node.name()).second) {
+      return Invalid(where, "needs a name of its own");
+    }
+    for (const NetworkAttributeProto& a : node.attributes()) {
+      if (a.name().empty() || a.kind() == NetworkAttributeProto::KIND_UNSPECIFIED) {
+        return Invalid(where, absl::StrCat("attribute '", a.name(), "' has no name or kind"));
+      }
+    }
+    for (const CellSourceProto& cell : node.cells()) {
+      absl::Status st = CheckCell(cell);
+      if (!st.ok()) return Invalid(where, st.message());
+    }
+    for (const std::string& out : node.outputs()) {
+      if (!out.empty() && !defined.insert(out).second) {
+        return Invalid(where, absl::StrCat("output '", out, "' is defined twice"));
+      }
+    }
+  }
+  for (const NetworkValueProto& v : net.outputs()) {
+    if (!defined.count(v.name())) {
+      return Invalid("network", absl::StrCat("output '", v.name(), "' is computed by no node"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateModelFile(const ModelFile& model) {
@@ -121,6 +163,7 @@ absl::Status ValidateModelFile(const ModelFile& model) {
   GF_RETURN_IF_ERROR(CheckNamedTensors(model.parameters(), "parameter"));
   GF_RETURN_IF_ERROR(CheckVocabulary(model));
   if (model.has_checkpoint()) GF_RETURN_IF_ERROR(CheckCheckpoint(model.checkpoint()));
+  if (model.has_network()) GF_RETURN_IF_ERROR(CheckNetwork(model));
   return absl::OkStatus();
 }
 

@@ -1,7 +1,6 @@
 #include "models/nn/recurrent.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +9,7 @@
 #include "graph/executor.h"
 #include "models/cells/cell_graph.h"
 #include "models/cells/cell_language.h"
+#include "models/nn/sequence_runner.h"
 #include "ops/cell_kinds.h"
 #include "ops/ops.h"
 #include "passes/recognize_cell.h"
@@ -31,22 +31,6 @@ absl::Status MakeCell(const CellSpec& spec, int64_t input_size, const RecurrentO
                                          options.dtype, kTraceBatch));
   GF_ASSIGN_OR_RETURN(cell, CellFromGraph(graph));
   return absl::OkStatus();
-}
-
-Var Zeros(const Shape& shape, DType dtype) {
-  return Var::Leaf(Tensor::Zeros(shape, dtype), /*requires_grad=*/false);
-}
-
-Var IndexTensor(std::vector<int64_t> index) {
-  Tensor t = Tensor::Empty(Shape{static_cast<int64_t>(index.size())}, DType::kI64);
-  std::copy(index.begin(), index.end(), t.data<int64_t>());
-  return Var::Leaf(t, false);
-}
-
-// Rows of `table` [R, F] picked by `index`, reshaped to `shape` (a gather whose
-// gradient is a scatter-add: Embedding on the rows).
-VarOr GatherRows(const VarOr& table, std::vector<int64_t> index, const Shape& shape) {
-  return Reshape(Embedding(table, IndexTensor(std::move(index))), shape);
 }
 
 }  // namespace
@@ -203,98 +187,19 @@ absl::StatusOr<RecurrentOutput> Recurrent::Forward(const Var& x, const Tensor& l
   return out;
 }
 
-// Variable lengths by splitting the time axis where sequences start. Sorted by
-// length (longest first), the sequences running at any step are a prefix of that
-// order, growing at each start: segment k covers steps [t_k, t_k+1) for the first
-// n_k sequences, starting from the previous segment's final states (extended by
-// zero states for the sequences that join). Each segment is one RunGraphSequence
-// call (one fused primitive for a recognised cell); gathers bring the rows in and
-// put the outputs back, zero at padded steps. The reverse direction reads each
-// sequence's real steps last to first by the index map
-// src(t, b) = 2T - L_b - 1 - t on the real steps, which is its own inverse.
 absl::StatusOr<Var> Recurrent::RunDirection(const Layer& layer, const Direction& dir,
                                             const Var& x, const Tensor& lengths, bool reverse,
                                             Var* last) const {
-  const int64_t T = x.shape()[0], B = x.shape()[1], F = x.shape()[2];
-  const int64_t H = options_.hidden_size;
-  const DType dtype = options_.dtype;
-  std::vector<int64_t> len(B, T);
-  if (lengths.defined()) std::copy_n(lengths.data<int64_t>(), B, len.begin());
-  const bool full = std::all_of(len.begin(), len.end(), [T](int64_t l) { return l == T; });
-
-  std::map<std::string, Var> zero_states;
-  if (full && !reverse) {
-    for (const std::string& s : layer.cell.states) zero_states[s] = Zeros({B, H}, dtype);
-    GF_ASSIGN_OR_RETURN(GraphSequenceResult r,
-                        RunGraphSequence(dir.compiled, x, zero_states, dir.params));
-    *last = r.final_states[layer.cell.states[0]];
-    return r.y;
+  DirectionOptions options{.padding = Padding::kPre, .reverse = reverse};
+  if (lengths.defined()) {
+    options.lengths.assign(lengths.data<int64_t>(), lengths.data<int64_t>() + x.shape()[1]);
   }
-
-  auto src = [&](int64_t t, int64_t b) {
-    return reverse && t >= T - len[b] ? 2 * T - len[b] - 1 - t : t;
-  };
-  std::vector<int64_t> order(B);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return len[a] > len[b]; });
-  // Segment starts: the distinct T - L over the non-empty sequences, ascending.
-  std::vector<int64_t> starts;
-  for (int64_t j = 0; j < B; ++j) {
-    const int64_t l = len[order[j]];
-    if (l > 0 && (starts.empty() || starts.back() != T - l)) starts.push_back(T - l);
-  }
-
-  GF_ASSIGN_OR_RETURN(Var x_rows, Reshape(x, Shape{T * B, F}));
-  // row_of[t * B + b]: the row of (t, b)'s output among the concatenated segment
-  // outputs; the last row (index `total`) is a zero row for padded steps.
-  std::vector<int64_t> row_of(T * B, -1);
-  std::vector<VarOr> y_rows;
-  std::vector<Var> states;
-  int64_t total = 0, n = 0;
-  for (size_t k = 0; k < starts.size(); ++k) {
-    const int64_t t0 = starts[k], t1 = k + 1 < starts.size() ? starts[k + 1] : T;
-    const int64_t prev_n = n;
-    while (n < B && len[order[n]] > 0 && T - len[order[n]] <= t0) ++n;
-    std::vector<int64_t> index;
-    for (int64_t t = t0; t < t1; ++t) {
-      for (int64_t j = 0; j < n; ++j) {
-        index.push_back(src(t, order[j]) * B + order[j]);
-        row_of[(t)*B + order[j]] = total + (t - t0) * n + j;
-      }
-    }
-    GF_ASSIGN_OR_RETURN(Var xs, GatherRows(x_rows, std::move(index), Shape{t1 - t0, n, F}));
-    std::map<std::string, Var> initial;
-    for (size_t s = 0; s < layer.cell.states.size(); ++s) {
-      Var zeros = Zeros({n - prev_n, H}, dtype);
-      if (prev_n == 0) {
-        initial[layer.cell.states[s]] = zeros;
-      } else {
-        GF_ASSIGN_OR_RETURN(initial[layer.cell.states[s]], Concat({states[s], zeros}, 0));
-      }
-    }
-    GF_ASSIGN_OR_RETURN(GraphSequenceResult r,
-                        RunGraphSequence(dir.compiled, xs, initial, dir.params));
-    states.clear();
-    for (const std::string& s : layer.cell.states) states.push_back(r.final_states[s]);
-    y_rows.push_back(Reshape(r.y, Shape{(t1 - t0) * n, H}));
-    total += (t1 - t0) * n;
-  }
-  y_rows.push_back(Zeros({1, H}, dtype));
-  GF_ASSIGN_OR_RETURN(Var table, Concat(y_rows, 0));
-  std::vector<int64_t> y_index(T * B), last_index(B, total);
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t b = 0; b < B; ++b) {
-      // The output at original step t is the run's output at step src(t, b).
-      const int64_t row = row_of[src(t, b) * B + b];
-      y_index[t * B + b] = row < 0 ? total : row;
-    }
-  }
-  // A sequence's final state is its output at the run's last step (T - 1).
-  for (int64_t b = 0; b < B; ++b) {
-    if (row_of[(T - 1) * B + b] >= 0) last_index[b] = row_of[(T - 1) * B + b];
-  }
-  GF_ASSIGN_OR_RETURN(*last, GatherRows(table, std::move(last_index), Shape{B, H}));
-  return GatherRows(table, std::move(y_index), Shape{T, B, H});
+  GF_ASSIGN_OR_RETURN(DirectionResult r,
+                      RunCellDirection({.cell = dir.compiled, .states = layer.cell.states,
+                                        .params = dir.params, .hidden_size = options_.hidden_size},
+                                       x, options));
+  *last = r.final_states[0];
+  return r.y;
 }
 
 }  // namespace gatefuse

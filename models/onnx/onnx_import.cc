@@ -1,0 +1,387 @@
+#include "models/onnx/onnx_import.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/status.h"
+#include "graph/serialize.h"
+#include "models/onnx/onnx_cells.h"
+#include "models/onnx/onnx_tensor.h"
+#include "onnx/checker.h"
+#include "ops/ops.h"
+
+namespace gatefuse {
+namespace {
+
+absl::Status Invalid(const std::string& what, const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", problem));
+}
+
+absl::StatusOr<NetworkValueProto> ValueInfo(const onnx::ValueInfoProto& v,
+                                            const std::string& what) {
+  NetworkValueProto out;
+  out.set_name(v.name());
+  if (!v.type().has_tensor_type()) {
+    return Invalid(what, absl::StrCat("'", v.name(), "' is not a tensor (sequences, maps and "
+                                      "optionals are not supported)"));
+  }
+  const onnx::TypeProto_Tensor& t = v.type().tensor_type();
+  out.set_elem_type(OnnxElemTypeName(t.elem_type()));
+  static const auto* known = new std::set<std::string>{"float", "double", "int64", "int32",
+                                                        "int16", "int8",  "uint8", "bool"};
+  if (!known->count(out.elem_type())) {
+    return Invalid(what, absl::StrCat("'", v.name(), "' has element type ", out.elem_type(),
+                                      ", which gatefuse does not compute with"));
+  }
+  if (t.has_shape()) {
+    for (const onnx::TensorShapeProto_Dimension& d : t.shape().dim()) {
+      out.add_dims(d.has_dim_value() ? d.dim_value() : -1);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<NetworkAttributeProto> Attribute(const onnx::AttributeProto& a,
+                                                const std::string& where) {
+  NetworkAttributeProto out;
+  out.set_name(a.name());
+  switch (a.type()) {
+    case onnx::AttributeProto::INT:
+      out.set_kind(NetworkAttributeProto::INT);
+      out.set_i(a.i());
+      break;
+    case onnx::AttributeProto::FLOAT:
+      out.set_kind(NetworkAttributeProto::FLOAT);
+      out.set_f(a.f());
+      break;
+    case onnx::AttributeProto::STRING:
+      out.set_kind(NetworkAttributeProto::STRING);
+      out.set_s(a.s());
+      break;
+    case onnx::AttributeProto::INTS:
+      out.set_kind(NetworkAttributeProto::INTS);
+      for (int64_t v : a.ints()) out.add_ints(v);
+      break;
+    case onnx::AttributeProto::FLOATS:
+      out.set_kind(NetworkAttributeProto::FLOATS);
+      for (float v : a.floats()) out.add_floats(v);
+      break;
+    case onnx::AttributeProto::STRINGS:
+      out.set_kind(NetworkAttributeProto::STRINGS);
+      for (const std::string& v : a.strings()) out.add_strings(v);
+      break;
+    case onnx::AttributeProto::TENSOR: {
+      out.set_kind(NetworkAttributeProto::TENSOR);
+      GF_ASSIGN_OR_RETURN(Tensor t,
+                          TensorFromOnnx(a.t(), absl::StrCat(where, ": attribute '", a.name(), "'")));
+      GF_ASSIGN_OR_RETURN(*out.mutable_t(), TensorToProto(t));
+      break;
+    }
+    default:
+      return Invalid(where, absl::StrCat("attribute '", a.name(), "' is ",
+                                         a.type() == onnx::AttributeProto::GRAPH ||
+                                                 a.type() == onnx::AttributeProto::GRAPHS
+                                             ? "a subgraph (control flow is not supported)"
+                                             : "of a kind gatefuse does not read"));
+  }
+  return out;
+}
+
+const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+// W[d] [rows, cols] of a [D, rows, cols] tensor, transposed to [cols, rows].
+absl::StatusOr<Tensor> DirectionTransposed(const Tensor& w, int d) {
+  NoGradGuard no_grad;
+  const Var v = Var::Constant(w);
+  GF_ASSIGN_OR_RETURN(Var s, Slice(v, 0, d, d + 1));
+  GF_ASSIGN_OR_RETURN(s, Reshape(s, Shape{w.shape()[1], w.shape()[2]}));
+  GF_ASSIGN_OR_RETURN(s, Transpose(s, {1, 0}));
+  return s.value().Cast(w.dtype());  // a fresh row-major tensor
+}
+
+// Columns [lo, hi) of row d of a [D, n] tensor.
+absl::StatusOr<Tensor> DirectionRow(const Tensor& b, int d, int64_t lo, int64_t hi) {
+  NoGradGuard no_grad;
+  GF_ASSIGN_OR_RETURN(Var s, Slice(Var::Constant(b), 0, d, d + 1));
+  GF_ASSIGN_OR_RETURN(s, Slice(s, 1, lo, hi));
+  GF_ASSIGN_OR_RETURN(s, Reshape(s, Shape{hi - lo}));
+  return s.value().Cast(b.dtype());
+}
+
+struct Importer {
+  std::string what;
+  std::map<std::string, Tensor> initializers;
+  std::map<std::string, Tensor> constant_outputs;  // of Constant nodes with a tensor value
+  std::map<std::string, int> uses;                 // how many node inputs read each name
+  std::set<std::string> recurrent_weights;         // folded into cells
+  std::map<std::string, Shape> input_shapes;       // graph inputs with fixed dims
+  ModelFile out;
+  std::map<std::string, Tensor> params;
+
+  const Tensor* Constant(const std::string& name) const {
+    auto it = initializers.find(name);
+    if (it != initializers.end()) return &it->second;
+    auto c = constant_outputs.find(name);
+    return c == constant_outputs.end() ? nullptr : &c->second;
+  }
+
+  absl::Status Recurrent(const onnx::NodeProto& n, NetworkNodeProto& node);
+};
+
+absl::Status Importer::Recurrent(const onnx::NodeProto& n, NetworkNodeProto& node) {
+  const std::string where = absl::StrCat(what, ": ", n.op_type(), " node '", node.name(), "'");
+  const std::string& op = n.op_type();
+  const int G = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
+  auto input = [&](int k) { return k < n.input_size() ? n.input(k) : std::string(); };
+  if (input(0).empty() || input(1).empty() || input(2).empty()) {
+    return Invalid(where, "needs X, W and R");
+  }
+  if (n.input_size() > (op == "LSTM" ? 8 : 6)) {
+    return Invalid(where, absl::StrCat("has ", n.input_size(), " inputs"));
+  }
+  // The weights are folded into the cells' parameters when they are all known
+  // here (initializers, Constant outputs: every exported model); otherwise (ONNX's
+  // node tests feed them as graph inputs) the node converts them at each run.
+  const bool has_p = op == "LSTM" && !input(7).empty();
+  bool fold = true;
+  for (int k : {1, 2, 3, 7}) {
+    if (!input(k).empty() && (k != 7 || op == "LSTM")) fold = fold && Constant(input(k)) != nullptr;
+  }
+  auto shape_of = [&](int k) -> absl::StatusOr<Shape> {
+    if (const Tensor* t = Constant(input(k))) return t->shape();
+    auto it = input_shapes.find(input(k));
+    if (it == input_shapes.end()) {
+      return Invalid(where, absl::StrCat("the shape of input ", k, " '", input(k),
+                                         "' must be known (a graph input with fixed dims or an "
+                                         "initializer)"));
+    }
+    return it->second;
+  };
+  std::string direction = "forward";
+  if (const onnx::AttributeProto* a = FindAttr(n, "direction")) direction = a->s();
+  const int D = direction == "bidirectional" ? 2 : 1;
+  GF_ASSIGN_OR_RETURN(const Shape w_shape, shape_of(1));
+  if (w_shape.rank() != 3 || w_shape[0] != D || w_shape[1] % G != 0 || w_shape[1] == 0) {
+    return Invalid(where, absl::StrCat("W must be [", D, ", ", G, "*H, I], got ",
+                                       w_shape.ToString()));
+  }
+  const int64_t H = w_shape[1] / G, I = w_shape[2];
+  int64_t hidden_size = H;
+  if (const onnx::AttributeProto* a = FindAttr(n, "hidden_size")) hidden_size = a->i();
+  if (hidden_size != H) {
+    return Invalid(where, absl::StrCat("hidden_size ", hidden_size, " but W has ", G, "*", H,
+                                       " rows"));
+  }
+  auto expect = [&](int k, const Shape& s, const char* name) -> absl::Status {
+    if (input(k).empty()) return absl::OkStatus();
+    GF_ASSIGN_OR_RETURN(const Shape got, shape_of(k));
+    const Tensor* t = Constant(input(k));
+    if (got != s || (t != nullptr && !IsFloating(t->dtype()))) {
+      return Invalid(where, absl::StrCat(name, " must be floating ", s.ToString(), " (H=", H,
+                                         ", I=", I, ", D=", D, "), got ", got.ToString()));
+    }
+    return absl::OkStatus();
+  };
+  GF_RETURN_IF_ERROR(expect(1, Shape{D, G * H, I}, "W"));
+  GF_RETURN_IF_ERROR(expect(2, Shape{D, G * H, H}, "R"));
+  GF_RETURN_IF_ERROR(expect(3, Shape{D, 2 * G * H}, "B"));
+  if (op == "LSTM") GF_RETURN_IF_ERROR(expect(7, Shape{D, 3 * H}, "P"));
+
+  std::vector<std::string> names;
+  std::vector<double> alphas, betas;
+  OnnxCellSpec base{.op = op};
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    if (a.name() == "activations") names.assign(a.strings().begin(), a.strings().end());
+    if (a.name() == "activation_alpha") alphas.assign(a.floats().begin(), a.floats().end());
+    if (a.name() == "activation_beta") betas.assign(a.floats().begin(), a.floats().end());
+    if (a.name() == "clip") {
+      if (!(a.f() > 0)) return Invalid(where, absl::StrCat("clip ", a.f(), " must be positive"));
+      base.clip = a.f();
+    }
+    if (a.name() == "input_forget") base.input_forget = a.i() != 0;
+    if (a.name() == "linear_before_reset") base.linear_before_reset = a.i() != 0;
+  }
+  if (base.input_forget && op != "LSTM") return Invalid(where, "input_forget is an LSTM attribute");
+  if (base.linear_before_reset && op != "GRU") {
+    return Invalid(where, "linear_before_reset is a GRU attribute");
+  }
+  base.peepholes = has_p;
+  absl::StatusOr<std::vector<std::vector<OnnxActivation>>> acts =
+      ResolveActivations(op, D, names, alphas, betas);
+  if (!acts.ok()) return Invalid(where, std::string(acts.status().message()));
+
+  for (int d = 0; d < D; ++d) {
+    OnnxCellSpec spec = base;
+    spec.activations = (*acts)[d];
+    CellSourceProto* cell = node.add_cells();
+    cell->set_kind(absl::StrCat("onnx_", absl::AsciiStrToLower(op)));
+    cell->set_cell_text(OnnxCellText(spec));
+    cell->set_cell_filename(absl::StrCat(node.name(), d == 0 ? ".fwd" : ".bwd", ".cell"));
+    (*cell->mutable_sizes())["I"] = I;
+    (*cell->mutable_sizes())["H"] = H;
+    if (!fold) continue;
+    const Tensor* W = Constant(input(1));
+    const DType dtype = W->dtype();
+    const std::string prefix = absl::StrCat(node.name(), d == 0 ? ".fwd." : ".bwd.");
+    GF_ASSIGN_OR_RETURN(params[prefix + "W"], DirectionTransposed(*W, d));
+    GF_ASSIGN_OR_RETURN(params[prefix + "R"], DirectionTransposed(Constant(input(2))->Cast(dtype), d));
+    const Tensor bias = !input(3).empty() ? Constant(input(3))->Cast(dtype)
+                                          : Tensor::Zeros({D, 2 * G * H}, dtype);
+    GF_ASSIGN_OR_RETURN(params[prefix + "Wb"], DirectionRow(bias, d, 0, G * H));
+    GF_ASSIGN_OR_RETURN(params[prefix + "Rb"], DirectionRow(bias, d, G * H, 2 * G * H));
+    if (has_p) {
+      GF_ASSIGN_OR_RETURN(params[prefix + "P"],
+                          DirectionRow(Constant(input(7))->Cast(dtype), d, 0, 3 * H));
+    }
+  }
+  // ONNX's input positions; the weights folded into the cells are left empty.
+  if (op != "LSTM" && n.input_size() > 6) return Invalid(where, "has more than 6 inputs");
+  for (int k = 0; k < (op == "LSTM" ? 8 : 6); ++k) {
+    const bool weight = k == 1 || k == 2 || k == 3 || k == 7;
+    if (fold && weight) {
+      if (!input(k).empty()) recurrent_weights.insert(input(k));
+      node.add_inputs("");
+    } else {
+      node.add_inputs(input(k));
+    }
+  }
+  // hidden_size is implied by the weights when the file leaves it out.
+  bool has_hidden = false;
+  for (const NetworkAttributeProto& a : node.attributes()) has_hidden |= a.name() == "hidden_size";
+  if (!has_hidden) {
+    NetworkAttributeProto* a = node.add_attributes();
+    a->set_name("hidden_size");
+    a->set_kind(NetworkAttributeProto::INT);
+    a->set_i(H);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelFile> ImportOnnxModel(const onnx::ModelProto& model, const std::string& what) {
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    return Invalid(what, absl::StrCat("the ONNX checker refuses the model: ", e.what()));
+  }
+  Importer im{.what = what};
+  NetworkProto& net = *im.out.mutable_network();
+  for (const onnx::OperatorSetIdProto& o : model.opset_import()) {
+    if (o.domain().empty() || o.domain() == "ai.onnx") net.set_opset(o.version());
+  }
+  if (net.opset() == 0) return Invalid(what, "imports no opset of the default ONNX domain");
+  net.set_producer(absl::StrCat(model.producer_name(), " ", model.producer_version()));
+  const onnx::GraphProto& g = model.graph();
+  if (g.sparse_initializer_size() > 0) return Invalid(what, "sparse initializers are not supported");
+  for (const onnx::TensorProto& t : g.initializer()) {
+    GF_ASSIGN_OR_RETURN(im.initializers[t.name()],
+                        TensorFromOnnx(t, absl::StrCat(what, ": initializer '", t.name(), "'")));
+  }
+  for (const onnx::ValueInfoProto& v : g.input()) {
+    if (im.initializers.count(v.name())) continue;  // listed as an input by old exporters
+    GF_ASSIGN_OR_RETURN(*net.add_inputs(), ValueInfo(v, what));
+    const NetworkValueProto& in = net.inputs(net.inputs_size() - 1);
+    std::vector<int64_t> dims(in.dims().begin(), in.dims().end());
+    if (std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; })) {
+      im.input_shapes[in.name()] = Shape(dims);
+    }
+  }
+  for (const onnx::ValueInfoProto& v : g.output()) {
+    GF_ASSIGN_OR_RETURN(*net.add_outputs(), ValueInfo(v, what));
+  }
+  for (const onnx::NodeProto& n : g.node()) {
+    for (const std::string& in : n.input()) ++im.uses[in];
+  }
+  std::set<std::string> node_names;
+  for (int k = 0; k < g.node_size(); ++k) {
+    const onnx::NodeProto& n = g.node(k);
+    NetworkNodeProto& node = *net.add_nodes();
+    std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", k) : n.name();
+    while (!node_names.insert(name).second) name = absl::StrCat(name, "_", k);
+    node.set_name(name);
+    node.set_op(n.op_type());
+    const std::string where = absl::StrCat(what, ": ", n.op_type(), " node '", name, "'");
+    if (!n.domain().empty() && n.domain() != "ai.onnx") {
+      return Invalid(where, absl::StrCat("domain '", n.domain(), "' is not supported (only ONNX's "
+                                         "default domain is)"));
+    }
+    for (const onnx::AttributeProto& a : n.attribute()) {
+      GF_ASSIGN_OR_RETURN(*node.add_attributes(), Attribute(a, where));
+    }
+    for (const std::string& o : n.output()) node.add_outputs(o);
+    if (IsRecurrentOp(n.op_type())) {
+      GF_RETURN_IF_ERROR(im.Recurrent(n, node));
+      continue;
+    }
+    for (const std::string& in : n.input()) node.add_inputs(in);
+    if (n.op_type() == "Constant" && n.output_size() == 1) {
+      const onnx::AttributeProto* v = FindAttr(n, "value");
+      if (v != nullptr && v->type() == onnx::AttributeProto::TENSOR) {
+        GF_ASSIGN_OR_RETURN(im.constant_outputs[n.output(0)], TensorFromOnnx(v->t(), where));
+      }
+    }
+  }
+  // Initializers that only fed recurrent weights now live in the cells.
+  for (const auto& [name, t] : im.initializers) {
+    if (im.recurrent_weights.count(name)) {
+      int other = 0;
+      for (const NetworkNodeProto& node : net.nodes()) {
+        for (const std::string& in : node.inputs()) other += in == name;
+      }
+      if (other == 0) continue;
+    }
+    im.params[name] = t;
+  }
+  GF_RETURN_IF_ERROR(SetParameters(im.params, im.out));
+  (*im.out.mutable_metadata())["source"] = "onnx";
+  (*im.out.mutable_metadata())["onnx_producer"] = net.producer();
+  GF_RETURN_IF_ERROR(ValidateModelFile(im.out));
+  return im.out;
+}
+
+absl::StatusOr<ModelFile> ImportOnnxBytes(absl::string_view bytes, const std::string& what) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return Invalid(what, "larger than 2 GiB, which one protobuf message cannot hold");
+  }
+  onnx::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(what, ": not an ONNX model (protobuf parse failed)"));
+  }
+  return ImportOnnxModel(model, what);
+}
+
+absl::StatusOr<ModelFile> ImportOnnxFile(const std::string& path) {
+  GF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
+  return ImportOnnxBytes(bytes, path);
+}
+
+absl::StatusOr<Network> LoadNetwork(const std::string& path, const NetworkOptions& options) {
+  GF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
+  ModelFile model;
+  if (absl::StartsWith(bytes, absl::string_view("GFMODEL\0", 8))) {
+    absl::StatusOr<ModelFile> m = ParseModelFileBytes(bytes);
+    if (!m.ok()) return absl::Status(m.status().code(), absl::StrCat(path, ": ", m.status().message()));
+    model = *std::move(m);
+  } else {
+    GF_ASSIGN_OR_RETURN(model, ImportOnnxBytes(bytes, path));
+  }
+  absl::StatusOr<Network> net = Network::FromModelFile(model, options);
+  if (!net.ok()) {
+    return absl::Status(net.status().code(), absl::StrCat(path, ": ", net.status().message()));
+  }
+  return net;
+}
+
+}  // namespace gatefuse
