@@ -128,6 +128,23 @@ class BiGruLstm(nn.Module):
         return y
 
 
+class EmbeddingBiGruLstmLinear(nn.Module):
+    """Embedding(12, 4) -> bidirectional GRU(4, 3) -> LSTM(6, 3) -> Linear(3, 2) on every step;
+    the model the fine-tuning gradient test differentiates."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(12, 4)
+        self.gru = nn.GRU(4, 3, bidirectional=True)
+        self.lstm = nn.LSTM(6, 3)
+        self.dense = nn.Linear(3, 2)
+
+    def forward(self, tokens):
+        g, _ = self.gru(self.embed(tokens))
+        y, _ = self.lstm(g)
+        return self.dense(y)
+
+
 def _models():
     """Yields (name, module, inputs, input_names, output_names, dynamic_axes) in a fixed order,
     each built right after re-seeding, so one model's weights do not depend on the others."""
@@ -165,6 +182,12 @@ def _models():
     m = BiGruLstm()
     x = torch.randn(T, B, 4)
     yield ("bigru_lstm", m, (x,), ["x"], ["y"], {"x": seq, "y": seq})
+
+    torch.manual_seed(SEED + 5)
+    m = EmbeddingBiGruLstmLinear()
+    tokens = torch.randint(0, 12, (T, B), dtype=torch.int64)
+    yield ("embedding_bigru_lstm_linear", m, (tokens,), ["tokens"], ["logits"],
+           {"tokens": seq, "logits": seq})
 
 
 # ---------------------------------------------------------------------------------------------
