@@ -18,25 +18,39 @@ const pointwise::Lowering* LoweringOf(const std::string& op) {
   return &*(*def)->lowering;
 }
 
-int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, float s,
+namespace {
+
+// An instruction with the immediates it uses; the others stay 0, so a program's
+// text and equality do not depend on attributes the instruction ignores.
+Instr WithImmediates(Instr i, Immediates imm) {
+  const int n = pointwise::NumScalars(i.op);
+  i.imm = n >= 1 ? imm.s : 0.0f;
+  i.imm2 = n >= 2 ? imm.t : 0.0f;
+  return i;
+}
+
+}  // namespace
+
+int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immediates imm,
                 pointwise::Program& p) {
   int out = p.num_registers++;
   if (l.variadic && in.size() == 1) {
     p.code.push_back({Op::kCopy, out, in[0]});
     return out;
   }
-  p.code.push_back({l.forward, out, in[0], in.size() > 1 ? in[1] : -1, -1, s});
+  p.code.push_back(
+      WithImmediates({l.forward, out, in[0], in.size() > 1 ? in[1] : -1, -1}, imm));
   // A variadic op folds: ((x0 op x1) op x2) op ...
   for (size_t k = 2; k < in.size(); ++k) {
     const int next = p.num_registers++;
-    p.code.push_back({l.forward, next, out, in[k], -1, s});
+    p.code.push_back(WithImmediates({l.forward, next, out, in[k], -1}, imm));
     out = next;
   }
   return out;
 }
 
 void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
-                 const std::vector<int>& dx, float s, pointwise::Program& p) {
+                 const std::vector<int>& dx, Immediates imm, pointwise::Program& p) {
   for (size_t k = 0; k < x.size(); ++k) {
     for (const pointwise::AdjointInstr& a : l.adjoints[l.variadic ? 0 : k]) {
       int regs[3] = {-1, -1, -1};
@@ -46,8 +60,7 @@ void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<
                   : r.kind == pointwise::Ref::kOutput ? y
                                                       : x[r.input];
       }
-      p.code.push_back({a.op, dx[k], regs[0], regs[1], regs[2],
-                        pointwise::UsesScalar(a.op) ? s : 0.0f});
+      p.code.push_back(WithImmediates({a.op, dx[k], regs[0], regs[1], regs[2]}, imm));
     }
   }
 }
@@ -66,11 +79,18 @@ struct Emitter {
   }
 };
 
-// The immediate of node `d` lowered as `l` (its scalar attribute, as f32).
-absl::StatusOr<float> Immediate(const NodeData& d, const pointwise::Lowering& l) {
-  if (l.scalar_attr.empty()) return 0.0f;
-  GF_ASSIGN_OR_RETURN(const double value, d.attrs.GetFloat(d.op, l.scalar_attr));
-  return static_cast<float>(value);
+// The immediates of node `d` lowered as `l` (its scalar attributes, as f32).
+absl::StatusOr<Immediates> ImmediatesOf(const NodeData& d, const pointwise::Lowering& l) {
+  Immediates imm;
+  if (!l.scalar_attr.empty()) {
+    GF_ASSIGN_OR_RETURN(const double s, d.attrs.GetFloat(d.op, l.scalar_attr));
+    imm.s = static_cast<float>(s);
+  }
+  if (!l.scalar_attr2.empty()) {
+    GF_ASSIGN_OR_RETURN(const double t, d.attrs.GetFloat(d.op, l.scalar_attr2));
+    imm.t = static_cast<float>(t);
+  }
+  return imm;
 }
 
 // The forward instructions of a group; `regs` maps values (group values and
@@ -107,7 +127,7 @@ absl::Status EmitGroupForward(Layout& layout, const GroupDef& group, Emitter e,
       return layout.Unsupported(absl::StrCat("op ", d.op, " (node ", NodeLabel(g, id),
                                              ") has no pointwise lowering"));
     }
-    GF_ASSIGN_OR_RETURN(const float imm, Immediate(d, *l));
+    GF_ASSIGN_OR_RETURN(const Immediates imm, ImmediatesOf(d, *l));
     const int out = EmitForward(*l, in, imm, *e.prog);
     regs[{id, 0}] = out;
     if (store && layout.slots[id].materialized) {
@@ -162,7 +182,7 @@ absl::Status EmitGroup(Layout& layout, GroupDef& group) {
       x.push_back(regs.at(v));
     }
     const pointwise::Lowering* l = LoweringOf(d.op);  // not null: the forward emitted it
-    GF_ASSIGN_OR_RETURN(const float imm, Immediate(d, *l));
+    GF_ASSIGN_OR_RETURN(const Immediates imm, ImmediatesOf(d, *l));
     EmitAdjoint(*l, adj.at({*it, 0}), regs.at({*it, 0}), x, dx, imm, *e.prog);
   }
   // The adjoints of the loaded operands go back to memory: to the adjoint of a

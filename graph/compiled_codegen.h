@@ -33,14 +33,20 @@ const pointwise::Lowering* LoweringOf(const std::string& op);
 // if a program needs more than pointwise::kMaxRegisters registers.
 absl::Status EmitGroup(Layout& layout, GroupDef& group);
 
-// One op lowered as `l` on registers `in` with immediate `s`: appends its forward
-// instructions to `p` and returns the register of its output.
-int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, float s,
+// The immediates of one node: s its Lowering::scalar_attr, t its scalar_attr2
+// (0 where the lowering names none).
+struct Immediates {
+  float s = 0, t = 0;
+};
+
+// One op lowered as `l` on registers `in` with immediates `imm`: appends its
+// forward instructions to `p` and returns the register of its output.
+int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immediates imm,
                 pointwise::Program& p);
 // Appends the adjoint instructions of that op: dx[k] += ... from the output's
 // adjoint gy, its output y and its inputs x.
 void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
-                 const std::vector<int>& dx, float s, pointwise::Program& p);
+                 const std::vector<int>& dx, Immediates imm, pointwise::Program& p);
 
 }  // namespace gatefuse::compiled
 

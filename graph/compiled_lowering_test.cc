@@ -25,7 +25,11 @@ using pointwise::Instr;
 using pointwise::Lowering;
 using pointwise::Op;
 
-constexpr double kScalar = 0.7;  // the value of a scalar attribute
+// The values of an op's scalar attributes: the first (s), the second (t). With
+// inputs of magnitude [0.2, 2), clip(x, 0.7, 1.6) and hard_sigmoid(x, 0.7, 1.6)
+// see values below, inside and above their band.
+constexpr double kScalar = 0.7;
+constexpr double kScalar2 = 1.6;
 
 std::vector<std::string> LoweredOps() {
   std::vector<std::string> ops;
@@ -45,11 +49,12 @@ Attrs AttrsOf(const std::string& op) {
   const Lowering& l = *Def(op).lowering;
   Attrs a;
   if (!l.scalar_attr.empty()) a.Set(l.scalar_attr, kScalar);
+  if (!l.scalar_attr2.empty()) a.Set(l.scalar_attr2, kScalar2);
   return a;
 }
 
-// Values of magnitude in [0.2, 2) with mixed signs: away from the kinks of relu
-// and step and from division by ~0. `positive` drops the signs.
+// Values of magnitude in [0.2, 2) with mixed signs: away from the kinks of relu,
+// step and abs and from division by ~0. `positive` drops the signs.
 Tensor Sample(const Shape& shape, DType dtype, uint64_t seed, bool positive) {
   std::vector<double> v = Tensor::Uniform(shape, DType::kF64, seed, 0.2, 2.0).ToVector();
   for (size_t i = 0; i < v.size(); ++i) {
@@ -59,7 +64,7 @@ Tensor Sample(const Shape& shape, DType dtype, uint64_t seed, bool positive) {
 }
 
 // Inputs of `op` of these shapes; all positive where mixed signs leave the op's
-// domain (log).
+// domain (log, sqrt).
 std::vector<Tensor> InputsFor(const std::string& op, const std::vector<Shape>& shapes,
                               DType dtype) {
   for (bool positive : {false, true}) {
@@ -80,7 +85,9 @@ TEST(CompiledLoweringTest, EveryElementwiseOpIsLoweredAndWellFormed) {
   EXPECT_THAT(lowered, ::testing::IsSupersetOf({"Add", "AddN", "Sub", "Mul", "Div", "Neg",
                                                 "AddScalar", "MulScalar", "RSubScalar",
                                                 "Sigmoid", "Tanh", "Relu", "Step", "Exp",
-                                                "Log"}));
+                                                "Log", "LeakyRelu", "ThresholdedRelu", "Elu",
+                                                "Softsign", "Softplus", "HardSigmoid", "Clip",
+                                                "Abs", "Sqrt"}));
   for (const std::string& op : lowered) {
     const OpDef& d = Def(op);
     EXPECT_TRUE(pointwise::Validate(op, d.num_inputs(), *d.lowering).ok())
@@ -108,6 +115,49 @@ TEST(CompiledLoweringTest, MalformedLoweringsAreRejectedByName) {
   // A scalar op without the attribute its immediate comes from.
   EXPECT_FALSE(pointwise::Validate("X", 1, {Op::kMulScalar, {{{Op::kAccScale, {pointwise::kGrad}}}}})
                    .ok());
+  // A two-scalar op given one attribute: its forward, then its adjoint, lacks t.
+  s = pointwise::Validate("MyClip", 1,
+                          {Op::kClip, {{{Op::kAccClip, {pointwise::kGrad, pointwise::Input(0)}}}},
+                           "lo"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("MyClip: clip needs two scalars"));
+  s = pointwise::Validate("MyClip", 1,
+                          {Op::kAbs, {{{Op::kAccClip, {pointwise::kGrad, pointwise::Input(0)}}}},
+                           "lo"});
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("acc_clip needs two scalars"));
+  EXPECT_TRUE(pointwise::Validate("MyClip", 1,
+                                  {Op::kClip,
+                                   {{{Op::kAccClip, {pointwise::kGrad, pointwise::Input(0)}}}},
+                                   "lo", "hi"})
+                  .ok());
+}
+
+// The emitted instructions carry the immediates they use and no others, so an
+// attribute an instruction ignores does not show in the program.
+TEST(CompiledLoweringTest, EmittedInstructionsCarryTheirImmediates) {
+  const Lowering& clip = *Def("Clip").lowering;
+  pointwise::Program p;
+  p.num_registers = 1;  // r0 = x
+  const int y = EmitForward(clip, {0}, {0.25f, 0.75f}, p);
+  EmitAdjoint(clip, 2, y, {0}, {3}, {0.25f, 0.75f}, p);
+  ASSERT_EQ(p.code.size(), 2u);
+  EXPECT_EQ(p.code[0].op, Op::kClip);
+  EXPECT_EQ(p.code[0].imm, 0.25f);
+  EXPECT_EQ(p.code[0].imm2, 0.75f);
+  EXPECT_EQ(p.code[1].op, Op::kAccClip);
+  EXPECT_EQ(p.code[1].imm2, 0.75f);
+  EXPECT_THAT(p.ToString(), ::testing::HasSubstr("clip d=1 a=0 b=-1 c=-1 imm=0.25 operand=-1 "
+                                                 "imm2=0.75"));
+  const Lowering& sqrt = *Def("Sqrt").lowering;
+  pointwise::Program q;
+  q.num_registers = 1;
+  EmitForward(sqrt, {0}, {0.25f, 0.75f}, q);
+  EXPECT_EQ(q.code[0].imm, 0.0f);
+  EXPECT_EQ(q.code[0].imm2, 0.0f);
+  const Lowering& leaky = *Def("LeakyRelu").lowering;
+  EmitForward(leaky, {0}, {0.25f, 0.75f}, q);
+  EXPECT_EQ(q.code[1].imm, 0.25f);
+  EXPECT_EQ(q.code[1].imm2, 0.0f);
 }
 
 // f64: the tape's rule, read from the lowering, is the derivative of the kernel,
@@ -138,7 +188,8 @@ TEST(CompiledLoweringTest, InterpreterRunsEachLoweringLikeTheTape) {
   for (const std::string& op : LoweredOps()) {
     const int n = Arity(op);
     const Lowering& l = *Def(op).lowering;
-    const float imm = l.scalar_attr.empty() ? 0.0f : static_cast<float>(kScalar);
+    const Immediates imm{l.scalar_attr.empty() ? 0.0f : static_cast<float>(kScalar),
+                         l.scalar_attr2.empty() ? 0.0f : static_cast<float>(kScalar2)};
     std::vector<Tensor> in = InputsFor(op, std::vector<Shape>(n, Shape{rows, width}), DType::kF32);
     ASSERT_EQ(static_cast<int>(in.size()), n) << op;
     // The tape: y = op(x), and dx for dL/dy = g.

@@ -14,7 +14,9 @@ std::string Program::ToString() const {
   std::string s;
   for (const Instr& i : code) {
     absl::StrAppend(&s, OpName(i.op), " d=", i.dst, " a=", i.a, " b=", i.b, " c=", i.c,
-                    " imm=", i.imm, " operand=", i.operand, "\n");
+                    " imm=", i.imm, " operand=", i.operand);
+    if (NumScalars(i.op) == 2) absl::StrAppend(&s, " imm2=", i.imm2);
+    absl::StrAppend(&s, "\n");
   }
   return s;
 }
@@ -54,6 +56,11 @@ inline float TanhKernel(float x) {
   return x < 0 ? -t : t;
 }
 
+// max(x, 0) + log(1 + exp(-|x|)): no overflow for any x (see ops/elementwise.cc).
+inline float SoftplusKernel(float x) {
+  return (x > 0 ? x : 0.0f) + std::log1p(ExpKernel(-std::fabs(x)));
+}
+
 using Reg = float*;
 
 void Load(Reg d, const Operand& o, int64_t row, int64_t col, int len) {
@@ -81,7 +88,7 @@ void RunChunk(const Program& p, const Operand* ops, float* regs, int64_t row, in
     const float* a = in.a >= 0 ? R(in.a) : nullptr;
     const float* b = in.b >= 0 ? R(in.b) : nullptr;
     const float* c = in.c >= 0 ? R(in.c) : nullptr;
-    const float s = in.imm;
+    const float s = in.imm, t = in.imm2;
     switch (in.op) {
       case Op::kLoad:
         Load(d, ops[in.operand], row, col, len);
@@ -111,6 +118,27 @@ void RunChunk(const Program& p, const Operand* ops, float* regs, int64_t row, in
       case Op::kStep: for (int i = 0; i < kChunk; ++i) d[i] = a[i] > 0 ? 1.0f : 0.0f; break;
       case Op::kExp: for (int i = 0; i < kChunk; ++i) d[i] = ExpKernel(a[i]); break;
       case Op::kLog: for (int i = 0; i < kChunk; ++i) d[i] = std::log(a[i]); break;
+      case Op::kLeakyRelu:
+        for (int i = 0; i < kChunk; ++i) d[i] = a[i] >= 0 ? a[i] : s * a[i];
+        break;
+      case Op::kThresholdedRelu:
+        for (int i = 0; i < kChunk; ++i) d[i] = a[i] > s ? a[i] : 0.0f;
+        break;
+      case Op::kElu:
+        for (int i = 0; i < kChunk; ++i) d[i] = a[i] >= 0 ? a[i] : s * (ExpKernel(a[i]) - 1.0f);
+        break;
+      case Op::kSoftsign:
+        for (int i = 0; i < kChunk; ++i) d[i] = a[i] / (1.0f + std::fabs(a[i]));
+        break;
+      case Op::kSoftplus: for (int i = 0; i < kChunk; ++i) d[i] = SoftplusKernel(a[i]); break;
+      case Op::kHardSigmoid:
+        for (int i = 0; i < kChunk; ++i) d[i] = std::max(0.0f, std::min(1.0f, s * a[i] + t));
+        break;
+      case Op::kClip:
+        for (int i = 0; i < kChunk; ++i) d[i] = std::min(std::max(a[i], s), t);
+        break;
+      case Op::kAbs: for (int i = 0; i < kChunk; ++i) d[i] = std::fabs(a[i]); break;
+      case Op::kSqrt: for (int i = 0; i < kChunk; ++i) d[i] = std::sqrt(a[i]); break;
       case Op::kZero: for (int i = 0; i < kChunk; ++i) d[i] = 0; break;
       case Op::kAcc: for (int i = 0; i < kChunk; ++i) d[i] += a[i]; break;
       case Op::kNegAcc: for (int i = 0; i < kChunk; ++i) d[i] -= a[i]; break;
@@ -128,6 +156,36 @@ void RunChunk(const Program& p, const Operand* ops, float* regs, int64_t row, in
         break;
       case Op::kAccStep:
         for (int i = 0; i < kChunk; ++i) d[i] += b[i] > 0 ? a[i] : 0.0f;
+        break;
+      case Op::kAccStepAbove:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > s ? a[i] : 0.0f;
+        break;
+      case Op::kAccLeakyRelu:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > 0 ? a[i] : s * a[i];
+        break;
+      case Op::kAccElu:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > 0 ? a[i] : a[i] * ExpKernel(b[i]) * s;
+        break;
+      case Op::kAccSoftsign:
+        for (int i = 0; i < kChunk; ++i) {
+          const float q = 1.0f + std::fabs(b[i]);
+          d[i] += a[i] / (q * q);
+        }
+        break;
+      case Op::kAccSoftplus:
+        for (int i = 0; i < kChunk; ++i) d[i] += a[i] * SigmoidKernel(b[i]);
+        break;
+      case Op::kAccHardSigmoid:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > 0 && b[i] < 1 ? s * a[i] : 0.0f;
+        break;
+      case Op::kAccClip:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > s && b[i] < t ? a[i] : 0.0f;
+        break;
+      case Op::kAccSign:
+        for (int i = 0; i < kChunk; ++i) d[i] += b[i] > 0 ? a[i] : b[i] < 0 ? -a[i] : 0.0f;
+        break;
+      case Op::kAccSqrt:
+        for (int i = 0; i < kChunk; ++i) d[i] += 0.5f * (a[i] / b[i]);
         break;
     }
   }

@@ -11,7 +11,8 @@
 // The instruction set, and each elementwise op's lowering to it, are ops/'s
 // (ops/pointwise_lowering.h); this is their fast f32 meaning.
 // Every register is a plain float array, so each instruction is a fixed-length
-// loop the compiler vectorises; sigmoid, tanh and exp use a branch-free exp.
+// loop the compiler vectorises; sigmoid, tanh, exp, elu and softplus use a
+// branch-free exp.
 #ifndef GATEFUSE_GRAPH_COMPILED_POINTWISE_H_
 #define GATEFUSE_GRAPH_COMPILED_POINTWISE_H_
 
@@ -29,8 +30,12 @@ inline constexpr int kMaxRegisters = 512;
 struct Instr {
   Op op;
   int dst = -1, a = -1, b = -1, c = -1;
-  float imm = 0;
+  float imm = 0;     // s
   int operand = -1;  // kLoad, kStore, kAccStore
+  // t, of the two-scalar instructions (kHardSigmoid, kClip, kAccClip); last, so
+  // that the positional initialisers {op, dst, a, b, c, s, operand} keep their
+  // meaning.
+  float imm2 = 0;
 };
 
 // Where an operand lives for one call: element (r, j) is at

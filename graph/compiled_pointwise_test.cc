@@ -1,5 +1,6 @@
 #include "graph/compiled_pointwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -74,6 +75,37 @@ TEST(CompiledPointwiseTest, ScalarOperandsBroadcastOverColumns) {
   std::vector<Operand> ops = {{a.data(), n, 1}, {c.data(), 0, 0}, {y.data(), n, 1}};
   pointwise::Run(p, rows, ops.data());
   for (float v : y) EXPECT_FLOAT_EQ(v, 12.0f);
+}
+
+// The two-immediate instructions read s (imm) and t (imm2); softplus and elu stay
+// finite and accurate however large |x| is.
+TEST(CompiledPointwiseTest, ActivationsReadBothImmediatesAndStayFinite) {
+  const std::vector<float> a = {-1000, -50, -2, -0.5f, 0, 0.5f, 2, 50, 1000};
+  const int64_t n = static_cast<int64_t>(a.size());
+  std::vector<std::vector<float>> out(4, std::vector<float>(n, -7));
+  Program p;
+  p.width = n;
+  p.num_registers = 5;
+  p.code = {{Op::kLoad, 0, -1, -1, -1, 0, 0},
+            {Op::kClip, 1, 0, -1, -1, -1.0f, -1, 0.5f},
+            {Op::kHardSigmoid, 2, 0, -1, -1, 0.2f, -1, 0.5f},
+            {Op::kSoftplus, 3, 0},
+            {Op::kElu, 4, 0, -1, -1, 2.0f}};
+  for (int k = 0; k < 4; ++k) p.code.push_back({Op::kStore, -1, 1 + k, -1, -1, 0, 1 + k});
+  std::vector<Operand> ops = {{const_cast<float*>(a.data()), n, 1}};
+  for (std::vector<float>& o : out) ops.push_back({o.data(), n, 1});
+  pointwise::Run(p, 1, ops.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = a[i];
+    const double want[4] = {std::min(std::max(x, -1.0), 0.5),
+                            std::max(0.0, std::min(1.0, 0.2 * x + 0.5)),
+                            std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))),
+                            x >= 0 ? x : 2 * std::expm1(x)};
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_TRUE(std::isfinite(out[k][i])) << k << " at " << x;
+      EXPECT_NEAR(out[k][i], want[k], 1e-6 * (1 + std::abs(want[k]))) << k << " at " << x;
+    }
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Elementwise ops: binary arithmetic with numpy broadcasting, scalar forms,
 // activations, and the broadcast pair BroadcastTo / SumTo their gradients use.
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -61,20 +62,23 @@ OpDef& DefineBinary(OpRegistry& r, const std::string& name, F f) {
   return d;
 }
 
-// f is a generic lambda (T x, double attr) -> T; `attr` names a float attribute or is "".
+// f is a generic lambda (T x, T s, T t) -> T; s and t are the float attributes
+// named in `attrs` (at most two; an absent one is 0).
 template <typename F>
-OpDef& DefineUnary(OpRegistry& r, const std::string& name, const std::string& attr, F f) {
+OpDef& DefineUnary(OpRegistry& r, const std::string& name, std::vector<std::string> attrs, F f) {
   OpDef& d = r.Define(name, 1);
-  d.shape_fn = [name, attr](const std::vector<TensorSpec>& in,
-                            const Attrs& attrs) -> absl::StatusOr<std::vector<TensorSpec>> {
-    if (!attr.empty()) GF_RETURN_IF_ERROR(attrs.GetFloat(name, attr).status());
+  d.shape_fn = [name, attrs](const std::vector<TensorSpec>& in,
+                             const Attrs& a) -> absl::StatusOr<std::vector<TensorSpec>> {
+    for (const std::string& attr : attrs) GF_RETURN_IF_ERROR(a.GetFloat(name, attr).status());
     return UnaryFloatShape(name, in);
   };
-  d.kernel = [f, attr, name](const KernelContext& c) {
-    const double s = attr.empty() ? 0.0 : *c.attrs.GetFloat(name, attr);
-    return FloatKernel(c, [&](auto t) {
-      using T = decltype(t);
-      return UnaryKernel<T>(c.inputs[0], [&](T x) { return f(x, static_cast<T>(s)); });
+  d.kernel = [f, attrs, name](const KernelContext& c) {
+    double st[2] = {0, 0};
+    for (size_t k = 0; k < attrs.size() && k < 2; ++k) st[k] = *c.attrs.GetFloat(name, attrs[k]);
+    return FloatKernel(c, [&](auto x0) {
+      using T = decltype(x0);
+      const T s = static_cast<T>(st[0]), t = static_cast<T>(st[1]);
+      return UnaryKernel<T>(c.inputs[0], [&](T x) { return f(x, s, t); });
     });
   };
   return d;
@@ -85,6 +89,13 @@ T StableSigmoid(T x) {
   if (x >= 0) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
+}
+
+// log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): exp never overflows, and for
+// x << 0 log1p keeps the tiny result exp(x) accurate.
+template <typename T>
+T StableSoftplus(T x) {
+  return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
 }
 
 // Runs a broadcast between x and `target` in either direction: BroadcastTo copies
@@ -148,7 +159,7 @@ void RegisterElementwiseOps(OpRegistry& r) {
       return acc;
     });
   };
-  add_n.SetPointwise({P::kAdd, {{{P::kAcc, {kG}}}}, "", /*variadic=*/true});
+  add_n.SetPointwise({P::kAdd, {{{P::kAcc, {kG}}}}, "", "", /*variadic=*/true});
 
   // y = a - b; da = g, db = -g
   DefineBinary(r, "Sub", [](auto a, auto b) { return a - b; })
@@ -162,36 +173,73 @@ void RegisterElementwiseOps(OpRegistry& r) {
       .SetPointwise({P::kDiv, {{{P::kAccDiv, {kG, kX1}}}, {{P::kAccDivRhs, {kG, kY, kX1}}}}});
 
   // y = -x; dx = -g
-  DefineUnary(r, "Neg", "", [](auto x, auto) { return -x; })
+  DefineUnary(r, "Neg", {}, [](auto x, auto, auto) { return -x; })
       .SetPointwise({P::kNeg, {{{P::kNegAcc, {kG}}}}});
   // y = x + s; dx = g
-  DefineUnary(r, "AddScalar", "value", [](auto x, auto s) { return x + s; })
+  DefineUnary(r, "AddScalar", {"value"}, [](auto x, auto s, auto) { return x + s; })
       .SetPointwise({P::kAddScalar, {{{P::kAcc, {kG}}}}, "value"});
   // y = x * s; dx = g * s
-  DefineUnary(r, "MulScalar", "value", [](auto x, auto s) { return x * s; })
+  DefineUnary(r, "MulScalar", {"value"}, [](auto x, auto s, auto) { return x * s; })
       .SetPointwise({P::kMulScalar, {{{P::kAccScale, {kG}}}}, "value"});
   // y = s - x; dx = -g
-  DefineUnary(r, "RSubScalar", "value", [](auto x, auto s) { return s - x; })
+  DefineUnary(r, "RSubScalar", {"value"}, [](auto x, auto s, auto) { return s - x; })
       .SetPointwise({P::kRSubScalar, {{{P::kNegAcc, {kG}}}}, "value"});
 
   // y = sigmoid(x); dx = g * y * (1 - y)
-  DefineUnary(r, "Sigmoid", "", [](auto x, auto) { return StableSigmoid(x); })
+  DefineUnary(r, "Sigmoid", {}, [](auto x, auto, auto) { return StableSigmoid(x); })
       .SetPointwise({P::kSigmoid, {{{P::kAccSigmoid, {kG, kY}}}}});
   // y = tanh(x); dx = g * (1 - y^2)
-  DefineUnary(r, "Tanh", "", [](auto x, auto) { return std::tanh(x); })
+  DefineUnary(r, "Tanh", {}, [](auto x, auto, auto) { return std::tanh(x); })
       .SetPointwise({P::kTanh, {{{P::kAccTanh, {kG, kY}}}}});
   // y = max(x, 0); dx = g * step(x)
-  DefineUnary(r, "Relu", "", [](auto x, auto) { return x > 0 ? x : decltype(x)(0); })
+  DefineUnary(r, "Relu", {}, [](auto x, auto, auto) { return x > 0 ? x : decltype(x)(0); })
       .SetPointwise({P::kRelu, {{{P::kAccStep, {kG, kX0}}}}});
   // y = [x > 0]; piecewise constant, so dx = 0 (almost everywhere): no instruction.
-  DefineUnary(r, "Step", "", [](auto x, auto) { return x > 0 ? decltype(x)(1) : decltype(x)(0); })
+  DefineUnary(r, "Step", {},
+              [](auto x, auto, auto) { return x > 0 ? decltype(x)(1) : decltype(x)(0); })
       .SetPointwise({P::kStep, {{}}});
   // y = exp(x); dx = g * y
-  DefineUnary(r, "Exp", "", [](auto x, auto) { return std::exp(x); })
+  DefineUnary(r, "Exp", {}, [](auto x, auto, auto) { return std::exp(x); })
       .SetPointwise({P::kExp, {{{P::kAccMul, {kG, kY}}}}});
   // y = log(x); dx = g / x
-  DefineUnary(r, "Log", "", [](auto x, auto) { return std::log(x); })
+  DefineUnary(r, "Log", {}, [](auto x, auto, auto) { return std::log(x); })
       .SetPointwise({P::kLog, {{{P::kAccDiv, {kG, kX0}}}}});
+
+  // The activations ONNX's RNN operators allow (with its attribute names and
+  // formulas) and the ones layer-norm cells need. At a kink the gradient takes
+  // Relu's side (pointwise_lowering.h).
+  // y = x if x >= 0 else alpha x; dx = g * (x > 0 ? 1 : alpha)
+  DefineUnary(r, "LeakyRelu", {"alpha"}, [](auto x, auto a, auto) { return x >= 0 ? x : a * x; })
+      .SetPointwise({P::kLeakyRelu, {{{P::kAccLeakyRelu, {kG, kX0}}}}, "alpha"});
+  // y = x if x > alpha else 0; dx = g * [x > alpha]
+  DefineUnary(r, "ThresholdedRelu", {"alpha"},
+              [](auto x, auto a, auto) { return x > a ? x : decltype(x)(0); })
+      .SetPointwise({P::kThresholdedRelu, {{{P::kAccStepAbove, {kG, kX0}}}}, "alpha"});
+  // y = x if x >= 0 else alpha (exp(x) - 1); dx = g * (x > 0 ? 1 : alpha exp(x))
+  DefineUnary(r, "Elu", {"alpha"},
+              [](auto x, auto a, auto) { return x >= 0 ? x : a * std::expm1(x); })
+      .SetPointwise({P::kElu, {{{P::kAccElu, {kG, kX0}}}}, "alpha"});
+  // y = x / (1 + |x|); dx = g / (1 + |x|)^2
+  DefineUnary(r, "Softsign", {}, [](auto x, auto, auto) { return x / (1 + std::abs(x)); })
+      .SetPointwise({P::kSoftsign, {{{P::kAccSoftsign, {kG, kX0}}}}});
+  // y = log(1 + exp(x)); dx = g * sigmoid(x)
+  DefineUnary(r, "Softplus", {}, [](auto x, auto, auto) { return StableSoftplus(x); })
+      .SetPointwise({P::kSoftplus, {{{P::kAccSoftplus, {kG, kX0}}}}});
+  // y = max(0, min(1, alpha x + beta)); dx = g * alpha * [0 < y < 1]
+  DefineUnary(r, "HardSigmoid", {"alpha", "beta"}, [](auto x, auto a, auto b) {
+    using T = decltype(x);
+    return std::max(T(0), std::min(T(1), a * x + b));
+  }).SetPointwise({P::kHardSigmoid, {{{P::kAccHardSigmoid, {kG, kY}}}}, "alpha", "beta"});
+  // y = min(max(x, lo), hi) (hi where lo > hi, as ONNX's Clip); dx = g * [lo < x < hi]
+  DefineUnary(r, "Clip", {"lo", "hi"},
+              [](auto x, auto lo, auto hi) { return std::min(std::max(x, lo), hi); })
+      .SetPointwise({P::kClip, {{{P::kAccClip, {kG, kX0}}}}, "lo", "hi"});
+  // y = |x|; dx = g * sign(x)
+  DefineUnary(r, "Abs", {}, [](auto x, auto, auto) { return std::abs(x); })
+      .SetPointwise({P::kAbs, {{{P::kAccSign, {kG, kX0}}}}});
+  // y = sqrt(x); dx = g / (2 y)
+  DefineUnary(r, "Sqrt", {}, [](auto x, auto, auto) { return std::sqrt(x); })
+      .SetPointwise({P::kSqrt, {{{P::kAccSqrt, {kG, kY}}}}});
 
   // y = broadcast(x, shape); dx = sum_to(g, x.shape)
   OpDef& bcast = r.Define("BroadcastTo", 1);
@@ -244,6 +292,23 @@ VarOr Relu(const VarOr& x) { return Apply("Relu", {x}); }
 VarOr Step(const VarOr& x) { return Apply("Step", {x}); }
 VarOr Exp(const VarOr& x) { return Apply("Exp", {x}); }
 VarOr Log(const VarOr& x) { return Apply("Log", {x}); }
+VarOr LeakyRelu(const VarOr& x, double alpha) {
+  return Apply("LeakyRelu", {x}, {{"alpha", alpha}});
+}
+VarOr ThresholdedRelu(const VarOr& x, double alpha) {
+  return Apply("ThresholdedRelu", {x}, {{"alpha", alpha}});
+}
+VarOr Elu(const VarOr& x, double alpha) { return Apply("Elu", {x}, {{"alpha", alpha}}); }
+VarOr Softsign(const VarOr& x) { return Apply("Softsign", {x}); }
+VarOr Softplus(const VarOr& x) { return Apply("Softplus", {x}); }
+VarOr HardSigmoid(const VarOr& x, double alpha, double beta) {
+  return Apply("HardSigmoid", {x}, {{"alpha", alpha}, {"beta", beta}});
+}
+VarOr Clip(const VarOr& x, double lo, double hi) {
+  return Apply("Clip", {x}, {{"lo", lo}, {"hi", hi}});
+}
+VarOr Abs(const VarOr& x) { return Apply("Abs", {x}); }
+VarOr Sqrt(const VarOr& x) { return Apply("Sqrt", {x}); }
 
 VarOr BroadcastTo(const VarOr& x, const Shape& shape) {
   if (x.ok() && x->defined() && x->shape() == shape) return x;

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
+#include "ops/registry.h"
 #include "ops/testing/gradient_check.h"
 #include "ops/testing/op_test_util.h"
 
@@ -29,10 +30,16 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-// x with every element moved 0.1 further from zero, for ops with a kink at 0.
-Tensor AwayFromZero(const Tensor& x) {
+// x with every element moved 0.1 further from its nearest kink (Relu's 0, Clip's
+// lo and hi, ...); kinks 0.4 or more apart leave every element 0.1 from each.
+Tensor AwayFromKinks(const Tensor& x, const std::vector<double>& kinks) {
   std::vector<double> v = x.ToVector();
-  for (double& e : v) e += e >= 0 ? 0.1 : -0.1;
+  if (kinks.empty()) return x;
+  for (double& e : v) {
+    double nearest = kinks[0];
+    for (double k : kinks) nearest = std::abs(e - k) < std::abs(e - nearest) ? k : nearest;
+    e += e >= nearest ? 0.1 : -0.1;
+  }
   return Tensor::FromValues(x.shape(), v, x.dtype()).value();
 }
 
@@ -46,21 +53,33 @@ const BinaryOp kBinaryOps[] = {{"Add", Add}, {"Sub", Sub}, {"Mul", Mul}, {"Div",
 struct UnaryOp {
   const char* name;
   std::function<VarOr(const VarOr&)> fn;
-  double lo, hi;      // where the gradient check draws inputs
-  bool kink_at_zero;  // keep inputs away from 0
+  double lo, hi;               // where the gradient check draws inputs
+  std::vector<double> kinks;   // keep inputs away from these
 };
 const std::vector<UnaryOp>& UnaryOps() {
   static const auto* ops = new std::vector<UnaryOp>{
-      {"Neg", Neg, -1, 1, false},
-      {"AddScalar", [](const VarOr& x) { return AddScalar(x, 0.75); }, -1, 1, false},
-      {"MulScalar", [](const VarOr& x) { return MulScalar(x, -1.5); }, -1, 1, false},
-      {"RSubScalar", [](const VarOr& x) { return RSubScalar(2.5, x); }, -1, 1, false},
-      {"Sigmoid", Sigmoid, -3, 3, false},
-      {"Tanh", Tanh, -2, 2, false},
-      {"Relu", Relu, -1, 1, true},
-      {"Step", Step, -1, 1, true},
-      {"Exp", Exp, -1, 1, false},
-      {"Log", Log, 0.5, 2, false},
+      {"Neg", Neg, -1, 1, {}},
+      {"AddScalar", [](const VarOr& x) { return AddScalar(x, 0.75); }, -1, 1, {}},
+      {"MulScalar", [](const VarOr& x) { return MulScalar(x, -1.5); }, -1, 1, {}},
+      {"RSubScalar", [](const VarOr& x) { return RSubScalar(2.5, x); }, -1, 1, {}},
+      {"Sigmoid", Sigmoid, -3, 3, {}},
+      {"Tanh", Tanh, -2, 2, {}},
+      {"Relu", Relu, -1, 1, {0}},
+      {"Step", Step, -1, 1, {0}},
+      {"Exp", Exp, -1, 1, {}},
+      {"Log", Log, 0.5, 2, {}},
+      {"LeakyRelu", [](const VarOr& x) { return LeakyRelu(x, 0.1); }, -1, 1, {0}},
+      {"ThresholdedRelu", [](const VarOr& x) { return ThresholdedRelu(x, 0.3); }, -1, 1, {0.3}},
+      // alpha != 1: the derivative jumps at 0 as well.
+      {"Elu", [](const VarOr& x) { return Elu(x, 1.5); }, -3, 1, {0}},
+      {"Softsign", Softsign, -3, 3, {}},
+      {"Softplus", Softplus, -6, 6, {}},
+      // 0.4 x + 0.5 leaves [0, 1] at x = -1.25 and x = 1.25.
+      {"HardSigmoid", [](const VarOr& x) { return HardSigmoid(x, 0.4, 0.5); }, -2, 2,
+       {-1.25, 1.25}},
+      {"Clip", [](const VarOr& x) { return Clip(x, -0.5, 0.4); }, -1, 1, {-0.5, 0.4}},
+      {"Abs", Abs, -1, 1, {0}},
+      {"Sqrt", Sqrt, 0.2, 2, {}},
   };
   return *ops;
 }
@@ -183,6 +202,92 @@ TEST(ElementwiseTest, SigmoidIsStableForLargeInputs) {
   }
 }
 
+TEST(ElementwiseTest, OnnxActivations) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const Var x = Const({5}, {-2, -0.5, 0, 0.5, 2}, dtype);
+    EXPECT_THAT(Values(LeakyRelu(x, 0.1)),
+                Pointwise(ValueNear(dtype), {-0.2, -0.05, 0.0, 0.5, 2.0}));
+    EXPECT_THAT(Values(LeakyRelu(x)), Pointwise(ValueNear(dtype), {-0.02, -0.005, 0.0, 0.5, 2.0}));
+    EXPECT_THAT(Values(ThresholdedRelu(x, 0.5)), ElementsAre(0, 0, 0, 0, 2));  // x > alpha
+    EXPECT_THAT(Values(ThresholdedRelu(x)), ElementsAre(0, 0, 0, 0, 2));
+    EXPECT_THAT(Values(ThresholdedRelu(x, -1)), ElementsAre(0, -0.5, 0, 0.5, 2));
+    EXPECT_THAT(Values(Elu(x, 2)),
+                Pointwise(ValueNear(dtype), {2 * std::expm1(-2.0), 2 * std::expm1(-0.5), 0.0,
+                                             0.5, 2.0}));
+    EXPECT_THAT(Values(Softsign(x)),
+                Pointwise(ValueNear(dtype), {-2.0 / 3, -0.5 / 1.5, 0.0, 0.5 / 1.5, 2.0 / 3}));
+    EXPECT_THAT(Values(Softplus(x)),
+                Pointwise(ValueNear(dtype), {std::log1p(std::exp(-2.0)), std::log1p(std::exp(-0.5)),
+                                             std::log(2.0), std::log1p(std::exp(0.5)),
+                                             std::log1p(std::exp(2.0))}));
+    // ONNX's defaults: alpha 0.2, beta 0.5; 0.2 x + 0.5 is in [0, 1] for |x| <= 2.5.
+    EXPECT_THAT(Values(HardSigmoid(x)), Pointwise(ValueNear(dtype), {0.1, 0.4, 0.5, 0.6, 0.9}));
+    EXPECT_THAT(Values(HardSigmoid(x, 1, 0.25)),
+                Pointwise(ValueNear(dtype), {0.0, 0.0, 0.25, 0.75, 1.0}));
+    EXPECT_THAT(Values(Clip(x, -1, 0.25)), ElementsAre(-1, -0.5, 0, 0.25, 0.25));
+    // lo > hi gives hi everywhere, as ONNX's Clip.
+    EXPECT_THAT(Values(Clip(x, 1, -1)), ElementsAre(-1, -1, -1, -1, -1));
+    EXPECT_THAT(Values(Abs(x)), ElementsAre(2, 0.5, 0, 0.5, 2));
+    EXPECT_THAT(Values(Sqrt(Abs(x))),
+                Pointwise(ValueNear(dtype), {std::sqrt(2.0), std::sqrt(0.5), 0.0, std::sqrt(0.5),
+                                             std::sqrt(2.0)}));
+  }
+}
+
+TEST(ElementwiseTest, SoftplusIsStableForLargeInputs) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const std::vector<double> y = Values(Softplus(Const({4}, {-1000, -50, 50, 1000}, dtype)));
+    ASSERT_EQ(y.size(), 4u);
+    for (double v : y) EXPECT_TRUE(std::isfinite(v)) << v;
+    EXPECT_EQ(y[0], 0);
+    constexpr double kExpMinus50 = 1.9287498479639178e-22;  // log(1 + e^-50) to 17 digits
+    EXPECT_NEAR(y[1], kExpMinus50, ValueTolerance(dtype) * kExpMinus50);
+    EXPECT_EQ(y[2], 50);
+    EXPECT_EQ(y[3], 1000);
+  }
+}
+
+// Near an ONNX activation's kink the gradient takes Relu's side: the left
+// derivative at 0, zero on the bounds of Clip and HardSigmoid, sign(0) = 0.
+TEST(ElementwiseGradientTest, ActivationGradientsAtTheirKinks) {
+  auto grad = [](const std::function<VarOr(const VarOr&)>& f, std::vector<double> at) {
+    const Var x = Var::Leaf(Tensor::FromValues({static_cast<int64_t>(at.size())}, at,
+                                               DType::kF64).value(), true);
+    VarOr y = Sum(f(x));
+    EXPECT_TRUE(y.ok()) << y.status();
+    if (!y.ok()) return std::vector<double>{};
+    absl::StatusOr<std::vector<Var>> g = Gradients({*y}, {Tensor::Full({}, DType::kF64, 1)}, {x});
+    EXPECT_TRUE(g.ok()) << g.status();
+    return g.ok() ? (*g)[0].value().ToVector() : std::vector<double>{};
+  };
+  EXPECT_THAT(grad([](const VarOr& x) { return LeakyRelu(x, 0.1); }, {-1, 0, 1}),
+              Pointwise(DoubleNear(1e-15), {0.1, 0.1, 1.0}));
+  EXPECT_THAT(grad([](const VarOr& x) { return Elu(x, 2); }, {-1, 0, 1}),
+              Pointwise(DoubleNear(1e-15), {2 * std::exp(-1.0), 2.0, 1.0}));
+  EXPECT_THAT(grad([](const VarOr& x) { return ThresholdedRelu(x, 0.5); }, {0.25, 0.5, 1}),
+              ElementsAre(0, 0, 1));
+  EXPECT_THAT(grad([](const VarOr& x) { return Clip(x, -1, 1); }, {-2, -1, 0, 1, 2}),
+              ElementsAre(0, 0, 1, 0, 0));
+  EXPECT_THAT(grad([](const VarOr& x) { return HardSigmoid(x, 0.5, 0.5); }, {-1, 0, 1}),
+              ElementsAre(0, 0.5, 0));
+  EXPECT_THAT(grad(Abs, {-2, 0, 2}), ElementsAre(-1, 0, 1));
+  EXPECT_THAT(grad(Softsign, {-1, 0, 1}), Pointwise(DoubleNear(1e-15), {0.25, 1.0, 0.25}));
+  EXPECT_THAT(grad(Softplus, {-1000, 0, 1000}), Pointwise(DoubleNear(1e-15), {0.0, 0.5, 1.0}));
+  EXPECT_THAT(grad(Sqrt, {0.25, 4}), Pointwise(DoubleNear(1e-15), {1.0, 0.25}));
+}
+
+TEST(ElementwiseErrorTest, ActivationsNeedTheirAttributes) {
+  const Var x = Const({2}, {1, 2});
+  ExpectInvalidArgument(Apply("Clip", {x}, {{"lo", 0.0}}), {"Clip: missing attribute 'hi'"});
+  ExpectInvalidArgument(Apply("HardSigmoid", {x}, {{"beta", 0.5}}),
+                        {"HardSigmoid: missing attribute 'alpha'"});
+  ExpectInvalidArgument(Apply("LeakyRelu", {x}), {"LeakyRelu: missing attribute 'alpha'"});
+  ExpectInvalidArgument(Apply("Elu", {x}, {{"alpha", int64_t{1}}}),
+                        {"Elu: attribute 'alpha' must be of type float"});
+}
+
 TEST(ElementwiseTest, BroadcastToRepeatsAndSumToAdds) {
   const Var col = Const({3, 1}, {1, 2, 3});
   EXPECT_THAT(Values(BroadcastTo(col, {3, 4})), ElementsAre(1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
@@ -237,8 +342,7 @@ TEST(ElementwiseGradientTest, UnaryOpsOverShapes) {
   for (const UnaryOp& op : UnaryOps()) {
     for (const Shape& shape : kShapes) {
       SCOPED_TRACE(absl::StrCat(op.name, " ", shape.ToString()));
-      Tensor x = RandomF64(shape, 3, op.lo, op.hi);
-      if (op.kink_at_zero) x = AwayFromZero(x);
+      const Tensor x = AwayFromKinks(RandomF64(shape, 3, op.lo, op.hi), op.kinks);
       ExpectGradientsMatch([&](const std::vector<Var>& v) { return op.fn(v[0]); }, {x});
     }
   }

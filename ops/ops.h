@@ -32,6 +32,16 @@ VarOr Relu(const VarOr& x);
 VarOr Step(const VarOr& x);  // 1 where x > 0, else 0 (the derivative of Relu)
 VarOr Exp(const VarOr& x);
 VarOr Log(const VarOr& x);
+// The activations of ONNX's RNN operators, with ONNX's defaults.
+VarOr LeakyRelu(const VarOr& x, double alpha = 0.01);        // x >= 0 ? x : alpha x
+VarOr ThresholdedRelu(const VarOr& x, double alpha = 1.0);  // x > alpha ? x : 0
+VarOr Elu(const VarOr& x, double alpha = 1.0);              // x >= 0 ? x : alpha (e^x - 1)
+VarOr Softsign(const VarOr& x);                             // x / (1 + |x|)
+VarOr Softplus(const VarOr& x);  // log(1 + e^x), without overflow for any x
+VarOr HardSigmoid(const VarOr& x, double alpha = 0.2, double beta = 0.5);  // clip(a x + b, 0, 1)
+VarOr Clip(const VarOr& x, double lo, double hi);  // min(max(x, lo), hi): hi where lo > hi
+VarOr Abs(const VarOr& x);
+VarOr Sqrt(const VarOr& x);
 // Repeats x along broadcast axes to `shape`, and its adjoint: sums x down to `shape`.
 VarOr BroadcastTo(const VarOr& x, const Shape& shape);
 VarOr SumTo(const VarOr& x, const Shape& shape);

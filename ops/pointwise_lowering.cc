@@ -26,6 +26,15 @@ const char* OpName(Op op) {
     case Op::kStep: return "step";
     case Op::kExp: return "exp";
     case Op::kLog: return "log";
+    case Op::kLeakyRelu: return "leaky_relu";
+    case Op::kThresholdedRelu: return "thresholded_relu";
+    case Op::kElu: return "elu";
+    case Op::kSoftsign: return "softsign";
+    case Op::kSoftplus: return "softplus";
+    case Op::kHardSigmoid: return "hard_sigmoid";
+    case Op::kClip: return "clip";
+    case Op::kAbs: return "abs";
+    case Op::kSqrt: return "sqrt";
     case Op::kZero: return "zero";
     case Op::kAccStore: return "acc_store";
     case Op::kAcc: return "acc";
@@ -37,6 +46,15 @@ const char* OpName(Op op) {
     case Op::kAccSigmoid: return "acc_sigmoid";
     case Op::kAccTanh: return "acc_tanh";
     case Op::kAccStep: return "acc_step";
+    case Op::kAccStepAbove: return "acc_step_above";
+    case Op::kAccLeakyRelu: return "acc_leaky_relu";
+    case Op::kAccElu: return "acc_elu";
+    case Op::kAccSoftsign: return "acc_softsign";
+    case Op::kAccSoftplus: return "acc_softplus";
+    case Op::kAccHardSigmoid: return "acc_hard_sigmoid";
+    case Op::kAccClip: return "acc_clip";
+    case Op::kAccSign: return "acc_sign";
+    case Op::kAccSqrt: return "acc_sqrt";
   }
   return "?";
 }
@@ -47,11 +65,16 @@ int NumArgs(Op op) {
       return 0;
     case Op::kStore: case Op::kAccStore: case Op::kCopy: case Op::kNeg: case Op::kAddScalar:
     case Op::kMulScalar: case Op::kRSubScalar: case Op::kSigmoid: case Op::kTanh:
-    case Op::kRelu: case Op::kStep: case Op::kExp: case Op::kLog: case Op::kAcc:
+    case Op::kRelu: case Op::kStep: case Op::kExp: case Op::kLog: case Op::kLeakyRelu:
+    case Op::kThresholdedRelu: case Op::kElu: case Op::kSoftsign: case Op::kSoftplus:
+    case Op::kHardSigmoid: case Op::kClip: case Op::kAbs: case Op::kSqrt: case Op::kAcc:
     case Op::kNegAcc: case Op::kAccScale:
       return 1;
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kAccMul:
     case Op::kAccDiv: case Op::kAccSigmoid: case Op::kAccTanh: case Op::kAccStep:
+    case Op::kAccStepAbove: case Op::kAccLeakyRelu: case Op::kAccElu: case Op::kAccSoftsign:
+    case Op::kAccSoftplus: case Op::kAccHardSigmoid: case Op::kAccClip: case Op::kAccSign:
+    case Op::kAccSqrt:
       return 2;
     case Op::kAccDivRhs:
       return 3;
@@ -59,13 +82,21 @@ int NumArgs(Op op) {
   return 0;
 }
 
-bool UsesScalar(Op op) {
-  return op == Op::kAddScalar || op == Op::kMulScalar || op == Op::kRSubScalar ||
-         op == Op::kAccScale;
+int NumScalars(Op op) {
+  switch (op) {
+    case Op::kAddScalar: case Op::kMulScalar: case Op::kRSubScalar: case Op::kLeakyRelu:
+    case Op::kThresholdedRelu: case Op::kElu: case Op::kAccScale: case Op::kAccStepAbove:
+    case Op::kAccLeakyRelu: case Op::kAccElu: case Op::kAccHardSigmoid:
+      return 1;
+    case Op::kHardSigmoid: case Op::kClip: case Op::kAccClip:
+      return 2;
+    default:
+      return 0;
+  }
 }
 
-bool IsForward(Op op) { return op >= Op::kAdd && op <= Op::kLog; }
-bool IsAccumulate(Op op) { return op >= Op::kAcc && op <= Op::kAccStep; }
+bool IsForward(Op op) { return op >= Op::kAdd && op <= Op::kSqrt; }
+bool IsAccumulate(Op op) { return op >= Op::kAcc && op <= Op::kAccSqrt; }
 
 absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l) {
   auto bad = [&](const std::string& what) {
@@ -80,9 +111,17 @@ absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l) 
                             " values, the op has ",
                             l.variadic ? "a binary fold" : absl::StrCat(num_inputs, " inputs")));
   }
-  if (UsesScalar(l.forward) && l.scalar_attr.empty()) {
-    return bad(absl::StrCat(OpName(l.forward), " needs a scalar and scalar_attr is empty"));
-  }
+  // Every immediate an instruction uses comes from an attribute.
+  auto scalars_named = [&](Op op) -> absl::Status {
+    if (NumScalars(op) >= 1 && l.scalar_attr.empty()) {
+      return bad(absl::StrCat(OpName(op), " needs a scalar and scalar_attr is empty"));
+    }
+    if (NumScalars(op) >= 2 && l.scalar_attr2.empty()) {
+      return bad(absl::StrCat(OpName(op), " needs two scalars and scalar_attr2 is empty"));
+    }
+    return absl::OkStatus();
+  };
+  GF_RETURN_IF_ERROR(scalars_named(l.forward));
   const size_t rules = l.variadic ? 1 : static_cast<size_t>(num_inputs);
   if (l.adjoints.size() != rules) {
     return bad(absl::StrCat(l.adjoints.size(), " adjoint rules for ", rules, " inputs"));
@@ -94,9 +133,7 @@ absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l) 
         return bad(absl::StrCat(OpName(a.op), " of input ", k, " reads ", NumArgs(a.op),
                                 " values, given ", a.args.size()));
       }
-      if (UsesScalar(a.op) && l.scalar_attr.empty()) {
-        return bad(absl::StrCat(OpName(a.op), " needs a scalar and scalar_attr is empty"));
-      }
+      GF_RETURN_IF_ERROR(scalars_named(a.op));
       for (const Ref& r : a.args) {
         if (r.kind == Ref::kInput && (l.variadic || r.input < 0 || r.input >= num_inputs)) {
           return bad(absl::StrCat("input ", k, "'s rule reads input ", r.input));
@@ -107,7 +144,7 @@ absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l) 
   return absl::OkStatus();
 }
 
-VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s) {
+VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s, double t) {
   if (static_cast<int>(args.size()) != NumArgs(op) || !IsAccumulate(op)) {
     return absl::InternalError(absl::StrCat("AdjointTerm: ", OpName(op), " with ", args.size(),
                                             " values"));
@@ -122,6 +159,27 @@ VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s) {
     case Op::kAccSigmoid: return args[0] * (args[1] * (1.0 - args[1]));
     case Op::kAccTanh: return args[0] * (1.0 - args[1] * args[1]);
     case Op::kAccStep: return args[0] * Step(args[1]);
+    case Op::kAccStepAbove: return args[0] * Step(args[1] - s);
+    // g step(x) + s (g - g step(x)): exactly g or s g, as the interpreter's select.
+    case Op::kAccLeakyRelu: {
+      const VarOr pass = args[0] * Step(args[1]);
+      return pass + MulScalar(args[0] - pass, s);
+    }
+    // The same with s exp(min(x, 0)), which cannot overflow where it is not taken.
+    case Op::kAccElu: {
+      const VarOr pass = args[0] * Step(args[1]);
+      return pass + MulScalar((args[0] - pass) * Exp(-Relu(-args[1])), s);
+    }
+    case Op::kAccSoftsign: {
+      const VarOr d = 1.0 + Abs(args[1]);
+      return args[0] / (d * d);
+    }
+    case Op::kAccSoftplus: return args[0] * Sigmoid(args[1]);
+    case Op::kAccHardSigmoid:
+      return MulScalar(args[0] * (Step(args[1]) * Step(1.0 - args[1])), s);
+    case Op::kAccClip: return args[0] * (Step(args[1] - s) * Step(t - args[1]));
+    case Op::kAccSign: return args[0] * (Step(args[1]) - Step(-args[1]));
+    case Op::kAccSqrt: return MulScalar(args[0] / args[1], 0.5);
     default: break;
   }
   return absl::InternalError(absl::StrCat("AdjointTerm: ", OpName(op), " has no tape meaning"));
@@ -129,9 +187,12 @@ VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s) {
 
 absl::StatusOr<std::vector<Var>> LoweredGradient(const std::string& op, const Lowering& l,
                                                  const GradContext& c) {
-  double s = 0;
+  double s = 0, t = 0;
   if (!l.scalar_attr.empty()) {
     GF_ASSIGN_OR_RETURN(s, c.attrs.GetFloat(op, l.scalar_attr));
+  }
+  if (!l.scalar_attr2.empty()) {
+    GF_ASSIGN_OR_RETURN(t, c.attrs.GetFloat(op, l.scalar_attr2));
   }
   auto value = [&](const Ref& r) -> const Var& {
     switch (r.kind) {
@@ -152,7 +213,7 @@ absl::StatusOr<std::vector<Var>> LoweredGradient(const std::string& op, const Lo
     for (size_t i = 0; i < rule.size(); ++i) {
       std::vector<Var> args;
       for (const Ref& r : rule[i].args) args.push_back(value(r));
-      VarOr term = AdjointTerm(rule[i].op, args, s);
+      VarOr term = AdjointTerm(rule[i].op, args, s, t);
       sum = i == 0 ? term : sum + term;
     }
     grads.push_back(SumTo(sum, c.inputs[k].shape()));

@@ -28,14 +28,23 @@
 namespace gatefuse::pointwise {
 
 // R[k] is register k (a chunk of one row in the interpreter, a Var on the tape);
-// s is the instruction's immediate. IsForward and IsAccumulate read the order.
+// s and t are the instruction's immediates (t only for the two-scalar
+// instructions). IsForward and IsAccumulate read the order.
 enum class Op : uint8_t {
-  // Forward: R[dst] = f(R[a], R[b], s).
+  // Forward: R[dst] = f(R[a], R[b], s, t).
   kLoad,      // R[dst] = operand
   kStore,     // operand = R[a]
   kCopy,      // R[dst] = R[a]
   kAdd, kSub, kMul, kDiv, kNeg, kAddScalar, kMulScalar, kRSubScalar,
   kSigmoid, kTanh, kRelu, kStep, kExp, kLog,
+  kLeakyRelu,        // R[a] >= 0 ? R[a] : s R[a]
+  kThresholdedRelu,  // R[a] > s ? R[a] : 0
+  kElu,              // R[a] >= 0 ? R[a] : s (exp(R[a]) - 1)
+  kSoftsign,         // R[a] / (1 + |R[a]|)
+  kSoftplus,         // log(1 + exp(R[a])), as max(R[a], 0) + log(1 + exp(-|R[a]|))
+  kHardSigmoid,      // max(0, min(1, s R[a] + t))
+  kClip,             // min(max(R[a], s), t)
+  kAbs, kSqrt,
   // Backward.
   kZero,       // R[dst] = 0
   kAccStore,   // operand += R[a]
@@ -48,15 +57,31 @@ enum class Op : uint8_t {
   kAccSigmoid, // R[dst] += R[a] * R[b] * (1 - R[b])  (R[b] = sigmoid output)
   kAccTanh,    // R[dst] += R[a] * (1 - R[b]^2)       (R[b] = tanh output)
   kAccStep,    // R[dst] += R[a] * [R[b] > 0]         (relu: R[b] = its input)
+  // The adjoints of the activations above; R[b] is the op's input unless noted.
+  kAccStepAbove,    // R[dst] += R[a] * [R[b] > s]                (thresholded relu)
+  kAccLeakyRelu,    // R[dst] += R[a] * (R[b] > 0 ? 1 : s)
+  kAccElu,          // R[dst] += R[a] * (R[b] > 0 ? 1 : s exp(R[b]))
+  kAccSoftsign,     // R[dst] += R[a] / (1 + |R[b]|)^2
+  kAccSoftplus,     // R[dst] += R[a] * sigmoid(R[b])
+  kAccHardSigmoid,  // R[dst] += s * R[a] * [0 < R[b] < 1]        (R[b] = its output)
+  kAccClip,         // R[dst] += R[a] * [s < R[b] < t]
+  kAccSign,         // R[dst] += R[a] * sign(R[b])                (abs)
+  kAccSqrt,         // R[dst] += R[a] / (2 R[b])                  (R[b] = sqrt output)
 };
+// At a kink the adjoints take the side Relu's does (kAccStep: 0 at x = 0): the
+// left derivative of leaky relu and elu at 0, 0 on clip's and hard sigmoid's
+// bounds, sign(0) = 0. Their tape meanings (AdjointTerm) select with Step the
+// same way, so tape and plan agree on a kink too.
 
 const char* OpName(Op op);
-// How many registers (a, b, c) the instruction reads, and whether it uses s.
+// How many registers (a, b, c) the instruction reads, and how many immediates:
+// 0, 1 (s) or 2 (s and t). UsesScalar: at least s.
 int NumArgs(Op op);
-bool UsesScalar(Op op);
-// An instruction R[dst] = f(...) of the forward set (kAdd ... kLog).
+int NumScalars(Op op);
+inline bool UsesScalar(Op op) { return NumScalars(op) > 0; }
+// An instruction R[dst] = f(...) of the forward set (kAdd ... kSqrt).
 bool IsForward(Op op);
-// An instruction R[dst] += f(...) (kAcc ... kAccStep).
+// An instruction R[dst] += f(...) (kAcc ... kAccSqrt).
 bool IsAccumulate(Op op);
 
 // A value an adjoint instruction reads.
@@ -73,14 +98,25 @@ struct AdjointInstr {
   std::vector<Ref> args;  // the instruction's a, b, c
 };
 
+// Two-scalar ops (HardSigmoid's alpha and beta, Clip's lo and hi) carry a second
+// immediate t rather than being composed of one-scalar instructions
+// (MulScalar, AddScalar, then new MaxScalar and MinScalar ops): so every op stays
+// what it is everywhere else, one node with its attributes and one forward
+// instruction whose adjoint is one instruction; the graph, its text form and an
+// ONNX export say `Clip` and `HardSigmoid` rather than up to four nodes that
+// canonicalisation, CSE and recognition would each see apart; and the plan runs
+// one register loop and keeps one value for it, not four. The cost is one float
+// per instruction (Instr::imm2) and one attribute name per lowering.
 struct Lowering {
-  // y = forward(x_0, x_1, s).
+  // y = forward(x_0, x_1, s, t).
   Op forward;
   // Per input, the instructions that accumulate its adjoint; an input with none
   // gets no gradient (a piecewise constant op).
   std::vector<std::vector<AdjointInstr>> adjoints;
-  // The float attribute the immediate s is ("" for none).
+  // The float attributes the immediates s and t are ("" for none); t is only
+  // read by the two-scalar instructions.
   std::string scalar_attr;
+  std::string scalar_attr2;
   // Any number of inputs (AddN): y is the left fold of `forward` over them (one
   // input: a copy) and adjoints[0] is the rule of every input.
   bool variadic = false;
@@ -88,14 +124,15 @@ struct Lowering {
 
 // OK, or InvalidArgument naming `op` and what is malformed: a forward that is not
 // a forward instruction, an adjoint instruction that does not accumulate or reads
-// the wrong number of values or an input beyond `num_inputs` (-1: variadic).
+// the wrong number of values or an input beyond `num_inputs` (-1: variadic), an
+// instruction whose immediate has no attribute to come from.
 absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l);
 
 // The term an accumulating instruction adds, as ops on Vars (its tape meaning):
 //   acc a; neg_acc -a; acc_scale s a; acc_mul a b; acc_div a / b;
 //   acc_div_rhs -(a b / c); acc_sigmoid a (b (1 - b)); acc_tanh a (1 - b b);
-//   acc_step a step(b).
-VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s);
+//   acc_step a step(b); and the activations' adjoints as commented in Op.
+VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s, double t = 0);
 
 // The gradient rule of an op lowered as `l`: dx_k = sum_to(sum of the terms of
 // x_k's adjoint instructions, x_k's shape); undefined where x_k has none.

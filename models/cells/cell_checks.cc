@@ -1,6 +1,7 @@
 // The .cell checks: everything about a parsed source that does not need sizes
-// (declarations, names, function arities, one `next` per state, every name
-// assigned before it is used, with the cycle named when there is one).
+// (declarations, names, function arities and scalar arguments, one `next` per
+// state, every name assigned before it is used, with the cycle named when there
+// is one).
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,39 @@ bool Before(SourceLocation a, SourceLocation b) {
 void CollectNames(const Expr& e, std::vector<std::pair<std::string, SourceLocation>>& out) {
   if (e.kind == Expr::Kind::kName) out.emplace_back(e.name, e.location);
   for (const Expr& a : e.args) CollectNames(a, out);
+}
+
+// For error messages: "the name 'h'", "a call of tanh", "an expression".
+std::string DescribeExpr(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kName: return absl::StrCat("the name '", e.name, "'");
+    case Expr::Kind::kCall: return absl::StrCat("a call of ", e.name);
+    default: return "an expression";
+  }
+}
+
+// f(e, s...) with as many scalars as f has, each a number literal (optionally
+// negated): the scalars become attributes of the op's node, constants of the
+// cell's definition rather than values it computes, so they are written out.
+absl::Status CheckElementwiseCall(const std::string& file, const Expr& e,
+                                  const ElementwiseFunction& f) {
+  const size_t n = 1 + f.scalars.size();
+  if (e.args.size() != n) {
+    std::string what = absl::StrCat(e.name, " takes ", n, " argument", n == 1 ? "" : "s",
+                                    ", got ", e.args.size());
+    if (!f.scalars.empty()) absl::StrAppend(&what, ": ", Signature(e.name, f));
+    return ErrorAt(file, e.location, what);
+  }
+  for (size_t k = 0; k < f.scalars.size(); ++k) {
+    const Expr& arg = e.args[k + 1];
+    if (!ScalarLiteral(arg)) {
+      return ErrorAt(file, StartOf(arg),
+                     absl::StrCat(Signature(e.name, f), ": ", f.scalars[k],
+                                  " must be a number (like 0.5, -3 or 1e-3), got ",
+                                  DescribeExpr(arg)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Function names, arities, operators; split(e, n) only where `split_allowed`.
@@ -76,8 +110,9 @@ absl::Status CheckExpr(const std::string& file, const Expr& e, bool split_allowe
           return ErrorAt(file, e.args[1].location,
                          "split's count must be a positive integer, as in split(z, 4)");
         }
-      } else if (UnaryFunctions().count(e.name)) {
-        GF_RETURN_IF_ERROR(arity(1, e.name));
+      } else if (auto fn = ElementwiseFunctions().find(e.name);
+                 fn != ElementwiseFunctions().end()) {
+        GF_RETURN_IF_ERROR(CheckElementwiseCall(file, e, fn->second));
       } else if (e.name == "concat") {
         if (e.args.empty()) {
           return ErrorAt(file, e.location, "concat takes at least one argument, got 0");

@@ -13,18 +13,23 @@
 #include "graph/executor.h"
 #include "graph/verifier.h"
 #include "models/cells/cell_language_internal.h"
+#include "ops/registry.h"
 
 namespace gatefuse {
 namespace {
 
+using cell_language_internal::ElementwiseFunction;
+using cell_language_internal::ElementwiseFunctions;
 using cell_language_internal::ErrorAt;
 using cell_language_internal::FormatNumber;
 using cell_language_internal::IsSplit;
 using cell_language_internal::kFunctionList;
 using cell_language_internal::kMaxDim;
 using cell_language_internal::kMaxElements;
+using cell_language_internal::ScalarLiteral;
+using cell_language_internal::Signature;
 using cell_language_internal::SplitCount;
-using cell_language_internal::UnaryFunctions;
+using cell_language_internal::StartOf;
 using cell_language_internal::Validate;
 
 struct Value {
@@ -209,6 +214,19 @@ class Compiler {
     return out;
   }
 
+  // A function of a number is a number, computed by the op's own kernel (in f64,
+  // on a scalar), so that folding and running agree for every function; a value
+  // outside the op's domain, such as sqrt(-1), is not finite and an error.
+  absl::StatusOr<Value> Fold(SourceLocation loc, const std::string& op, double v,
+                             const Attrs& attrs) const {
+    absl::StatusOr<const OpDef*> def = OpRegistry::Global().Find(op);
+    if (!def.ok()) return Err(loc, def.status().message());
+    absl::StatusOr<std::vector<Tensor>> y =
+        RunOp(**def, {Tensor::Full({}, DType::kF64, v)}, attrs);
+    if (!y.ok()) return Err(loc, y.status().message());
+    return Number(loc, (*y)[0].At(0));
+  }
+
   absl::StatusOr<Value> Wrap(absl::StatusOr<ValueRef> ref) const {
     if (!ref.ok()) return ref.status();
     Value out;
@@ -277,18 +295,25 @@ class Compiler {
   }
 
   absl::StatusOr<Value> EvalCall(const Expr& e) {
-    auto unary = UnaryFunctions().find(e.name);
-    if (unary != UnaryFunctions().end()) {
-      if (e.args.size() != 1) return Err(e.location, absl::StrCat(e.name, " takes one argument"));
+    auto fn = ElementwiseFunctions().find(e.name);
+    if (fn != ElementwiseFunctions().end()) {
+      const ElementwiseFunction& f = fn->second;
+      if (e.args.size() != 1 + f.scalars.size()) {
+        return Err(e.location, absl::StrCat(e.name, " takes ", 1 + f.scalars.size(),
+                                            " arguments: ", Signature(e.name, f)));
+      }
       GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[0]));
-      if (!x.is_number) return Wrap(AddOp(e.location, unary->second, {x.ref}));
-      const double v = x.number;
-      const double y = e.name == "sigmoid" ? 1.0 / (1.0 + std::exp(-v))
-                       : e.name == "tanh"  ? std::tanh(v)
-                       : e.name == "relu"  ? (v > 0 ? v : 0.0)
-                       : e.name == "exp"   ? std::exp(v)
-                                           : std::log(v);
-      return Number(e.location, y);
+      Attrs attrs;
+      for (size_t k = 0; k < f.scalars.size(); ++k) {
+        const std::optional<double> s = ScalarLiteral(e.args[k + 1]);
+        if (!s) {
+          return Err(StartOf(e.args[k + 1]),
+                     absl::StrCat(Signature(e.name, f), ": ", f.scalars[k], " must be a number"));
+        }
+        attrs.Set(f.scalars[k], *s);
+      }
+      if (!x.is_number) return Wrap(AddOp(e.location, f.op, {x.ref}, std::move(attrs)));
+      return Fold(e.location, f.op, x.number, attrs);
     }
     if (e.name == "concat") {
       if (e.args.empty()) return Err(e.location, "concat takes at least one argument, got 0");

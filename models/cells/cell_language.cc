@@ -21,15 +21,53 @@ constexpr double kMaxSplit = 1e6;
 // size, and its lines and columns are ints.
 constexpr size_t kMaxSourceBytes = size_t{1} << 20;
 
-// sigmoid tanh relu exp log: the one-argument functions and the ops they apply.
-const std::map<std::string, std::string>& UnaryFunctions() {
-  static const auto* fns = new std::map<std::string, std::string>{
-      {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"relu", "Relu"}, {"exp", "Exp"}, {"log", "Log"}};
+// The elementwise functions and the ops they apply (ops/ops.h); the scalar
+// arguments have the names of the ops' attributes (ONNX's, for its activations).
+const std::map<std::string, ElementwiseFunction>& ElementwiseFunctions() {
+  static const auto* fns = new std::map<std::string, ElementwiseFunction>{
+      {"sigmoid", {"Sigmoid", {}}},
+      {"tanh", {"Tanh", {}}},
+      {"relu", {"Relu", {}}},
+      {"exp", {"Exp", {}}},
+      {"log", {"Log", {}}},
+      {"leaky_relu", {"LeakyRelu", {"alpha"}}},
+      {"thresholded_relu", {"ThresholdedRelu", {"alpha"}}},
+      {"elu", {"Elu", {"alpha"}}},
+      {"softsign", {"Softsign", {}}},
+      {"softplus", {"Softplus", {}}},
+      {"hard_sigmoid", {"HardSigmoid", {"alpha", "beta"}}},
+      {"clip", {"Clip", {"lo", "hi"}}},
+      {"abs", {"Abs", {}}},
+      {"sqrt", {"Sqrt", {}}},
+  };
   return *fns;
 }
 
+std::string Signature(const std::string& name, const ElementwiseFunction& f) {
+  std::string s = absl::StrCat(name, "(e");
+  for (const std::string& scalar : f.scalars) absl::StrAppend(&s, ", ", scalar);
+  return absl::StrCat(s, ")");
+}
+
+std::optional<double> ScalarLiteral(const Expr& e) {
+  if (e.kind == Expr::Kind::kNumber) return e.number;
+  if (e.kind == Expr::Kind::kNeg && e.args.size() == 1 &&
+      e.args[0].kind == Expr::Kind::kNumber) {
+    return -e.args[0].number;
+  }
+  return std::nullopt;
+}
+
+SourceLocation StartOf(const Expr& e) {
+  const Expr* leftmost = &e;
+  while (leftmost->kind == Expr::Kind::kBinary && !leftmost->args.empty()) {
+    leftmost = &leftmost->args[0];
+  }
+  return leftmost->location;
+}
+
 bool IsFunction(const std::string& name) {
-  return UnaryFunctions().count(name) > 0 || name == "concat" || name == "split";
+  return ElementwiseFunctions().count(name) > 0 || name == "concat" || name == "split";
 }
 
 bool IsKeyword(const std::string& name) {

@@ -21,7 +21,11 @@
 //   primary   := NUMBER | NAME | FUNC '(' expr {',' expr} ')' | '(' expr ')'
 // A name must be assigned before it is used; state names always mean the state
 // at the start of the step. Numbers combine with tensors as scalar ops
-// (AddScalar, RSubScalar, MulScalar) and with each other by folding.
+// (AddScalar, RSubScalar, MulScalar) and with each other by folding, a function
+// of a number included. The scalar arguments of leaky_relu(e, alpha),
+// thresholded_relu(e, alpha), elu(e, alpha), hard_sigmoid(e, alpha, beta) and
+// clip(e, lo, hi) are number literals, optionally negated (clip(z, -3, 3)): they
+// become the op's attributes.
 //
 // Every error is InvalidArgument "FILE:LINE:COL: what was wrong / expected".
 #ifndef GATEFUSE_MODELS_CELLS_CELL_LANGUAGE_H_

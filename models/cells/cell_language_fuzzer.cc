@@ -225,6 +225,12 @@ constexpr const char* kSeeds[] = {
     "# sizes: I=2 H=2\n"
     "cell shapes\ninput x[I]\nstate h[H]\nparam s[] W[I,H] T[2,1,H]\n"
     "next h = tanh((x @ W) * s + h * T + T)\n",
+    // the activations with their number arguments, and one folded
+    "# sizes: I=2 H=3\n"
+    "cell acts\ninput x[I]\nstate h[H]\nparam W[I,H]\n"
+    "z = x @ W + h * clip(2, -1, 1)\n"
+    "a = hard_sigmoid(z, 0.2, 0.5) * softsign(z) + elu(z, 1e-1) - leaky_relu(-z, 0.01)\n"
+    "next h = thresholded_relu(a, -1) + softplus(a) * abs(h) - sqrt(a * a + 1)\n",
     // errors the checks name
     "cell cycle\ninput x[I]\nstate h[H]\na = b + 1\nb = a * 2\nnext h = h + a\n",
     "cell bad_split\ninput x[I]\nstate h[H]\na, b = split(h, 3)\nnext h = a\n",

@@ -25,12 +25,29 @@ namespace gatefuse::cell_language_internal {
 // Bounds that keep a hostile file from overflowing int64 or exhausting memory.
 inline constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
-inline constexpr char kFunctionList[] = "sigmoid, tanh, relu, exp, log, concat, split";
+inline constexpr char kFunctionList[] =
+    "sigmoid, tanh, relu, exp, log, leaky_relu, thresholded_relu, elu, softsign, softplus, "
+    "hard_sigmoid, clip, abs, sqrt, concat, split";
 
 // ---- vocabulary (cell_language.cc)
 
-// sigmoid -> Sigmoid, ...
-const std::map<std::string, std::string>& UnaryFunctions();
+// An elementwise function: the op it applies to its first argument, and the float
+// attributes its further arguments give, each a number literal:
+//   tanh(z) -> Tanh(z);  clip(z, -3, 3) -> Clip(z) {lo=-3, hi=3}
+struct ElementwiseFunction {
+  std::string op;
+  std::vector<std::string> scalars;  // attribute names, in argument order
+};
+// Every function but concat and split, by name.
+const std::map<std::string, ElementwiseFunction>& ElementwiseFunctions();
+// How a function is called, for error messages: "clip(e, lo, hi)".
+std::string Signature(const std::string& name, const ElementwiseFunction& f);
+// The value of a scalar argument if it is a number literal, optionally negated
+// ("0.5", "-3", "1e-3"); nullopt for any other expression.
+std::optional<double> ScalarLiteral(const Expr& e);
+// Where the text of `e` starts (its leftmost token; a binary expression's own
+// location is its operator).
+SourceLocation StartOf(const Expr& e);
 bool IsFunction(const std::string& name);
 bool IsKeyword(const std::string& name);
 // "LINE:COL".
