@@ -14,6 +14,7 @@
 #include "models/data/tokenizer.h"
 #include "models/data/vocabulary.h"
 #include "models/io/model_file.h"
+#include "models/onnx/network.h"
 #include "models/tasks/task_model.h"
 #include "ops/ops.h"
 #include "tools/args.h"
@@ -142,6 +143,13 @@ int Inspect(const std::vector<std::string>& argv) {
   absl::StatusOr<ModelFile> file = LoadModelFile(args->positionals[0]);
   if (!file.ok()) return Fail("inspect", kFailed, file.status());
   std::printf("%s", DescribeModelFile(*file).c_str());
+  if (file->has_network()) {
+    absl::StatusOr<Network> net = Network::FromModelFile(*file);
+    if (!net.ok()) return Fail("inspect", kFailed, net.status());
+    std::printf("on load:\n");
+    for (const std::string& line : net->PathLines()) std::printf("  %s\n", line.c_str());
+    return 0;
+  }
   absl::StatusOr<TaskModel> model = TaskModel::FromModelFile(*file);
   if (model.ok()) {
     std::printf("fused kernel on load: %s\n", model->fusion().c_str());

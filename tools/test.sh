@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The tests: installs what is missing, runs `bazel test //...` (optimised), then the
 # same suite under AddressSanitizer + UndefinedBehaviorSanitizer (skip that with
-# GATEFUSE_SKIP_ASAN=1), then both libFuzzer targets for a bounded time (below).
+# GATEFUSE_SKIP_ASAN=1), the concurrent-inference test under ThreadSanitizer, the
+# random-weight ONNX cases against ONNX Runtime, then the libFuzzer targets for a
+# bounded time (below).
 # Exits non-zero on any failure; the last line is `tests: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +35,20 @@ if [ "${GATEFUSE_SKIP_ASAN:-0}" != 1 ]; then
   run "bazel test --config=asan" --config=asan
 fi
 
+# ---- ONNX Runtime: the random-weight cases (tools/onnx_ort_check.sh) ---------
+echo "== tools/onnx_ort_check.sh"
+ort_log=$(mktemp)
+if tools/onnx_ort_check.sh >"$ort_log" 2>&1; then
+  tail -n 3 "$ort_log"
+  ort_report="onnx vs ONNX Runtime: $(grep -oE 'onnx-test: [0-9]+ passed, [0-9]+ failed' "$ort_log")"$'\n'
+else
+  grep -E 'FAIL|rror' "$ort_log" | head -n 40
+  tail -n 5 "$ort_log"
+  failed=1
+  ort_report="onnx vs ONNX Runtime: FAILED (see above)"$'\n'
+fi
+rm -f "$ort_log"
+
 # ---- fuzzing (tools/fuzz.sh) ------------------------------------------------
 # Each libFuzzer target for a bounded time after the bazel runs: GATEFUSE_FUZZ_SECONDS
 # per target (default 60), GATEFUSE_SKIP_FUZZ=1 skips. A crash, leak or UB fails the
@@ -40,7 +56,7 @@ fi
 fuzz_report=""
 if [ "${GATEFUSE_SKIP_FUZZ:-0}" != 1 ]; then
   fuzz_log=$(mktemp)
-  for target in model_file cell_language; do
+  for target in model_file cell_language onnx_import; do
     echo "== tools/fuzz.sh $target ${GATEFUSE_FUZZ_SECONDS:-60}"
     # libFuzzer prints a line per new input: only the end is shown (all of it is
     # in .fuzz/TARGET/fuzz.log).
@@ -56,7 +72,7 @@ if [ "${GATEFUSE_SKIP_FUZZ:-0}" != 1 ]; then
   done
   rm -f "$fuzz_log"
 fi
-printf '%s' "$fuzz_report"
+printf '%s' "$ort_report" "$fuzz_report"
 # ---- end of fuzzing ----------------------------------------------------------
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")

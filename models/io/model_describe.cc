@@ -73,6 +73,28 @@ std::string DescribeModelFile(const ModelFile& model) {
   } else {
     out += "cell: none\n";
   }
+  if (model.has_network()) {
+    const NetworkProto& net = model.network();
+    absl::StrAppend(&out, "network (imported from ONNX, opset ", net.opset(), ", producer '",
+                    net.producer(), "'): ", net.nodes_size(), " nodes\n");
+    auto value = [](const NetworkValueProto& v) {
+      std::vector<std::string> dims;
+      for (int64_t d : v.dims()) dims.push_back(d < 0 ? "?" : absl::StrCat(d));
+      return absl::StrCat(v.name(), " ", v.elem_type(), "[", absl::StrJoin(dims, ","), "]");
+    };
+    for (const NetworkValueProto& v : net.inputs()) absl::StrAppend(&out, "  input ", value(v), "\n");
+    for (const NetworkValueProto& v : net.outputs()) absl::StrAppend(&out, "  output ", value(v), "\n");
+    for (const NetworkNodeProto& n : net.nodes()) {
+      absl::StrAppend(&out, "  ", n.op(), " '", n.name(), "': (", absl::StrJoin(n.inputs(), ", "),
+                      ") -> (", absl::StrJoin(n.outputs(), ", "), ")\n");
+      for (const CellSourceProto& c : n.cells()) {
+        absl::StrAppend(&out, "    cell ", c.cell_filename(), " (", SortedParams(c.sizes()), "):\n");
+        for (absl::string_view line : absl::StrSplit(c.cell_text(), '\n')) {
+          if (!line.empty()) absl::StrAppend(&out, "      ", line, "\n");
+        }
+      }
+    }
+  }
   absl::StrAppend(&out, "layers: ", model.layers_size(), "\n");
   for (const LayerConfig& l : model.layers()) {
     std::vector<std::string> params;
