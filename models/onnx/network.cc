@@ -1,5 +1,6 @@
 #include "models/onnx/network.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -134,6 +135,19 @@ absl::StatusOr<Network> Network::Create(const NetworkProto& proto,
       if (!out.empty() && !defined.insert(out).second) {
         return absl::InvalidArgumentError(absl::StrCat(node.op(), " node '", node.name(),
                                                        "': output '", out, "' is defined twice"));
+      }
+    }
+    // Shape of a graph input whose dimensions are all fixed (Run checks them) is
+    // known now too.
+    if (node.op() == "Shape" && node.inputs_size() == 1 && node.attributes_size() == 0 &&
+        node.outputs_size() == 1 && impl->input_specs.count(node.inputs(0))) {
+      const NetworkValueProto& spec = impl->input_specs.at(node.inputs(0));
+      std::vector<int64_t> dims(spec.dims().begin(), spec.dims().end());
+      if (std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; })) {
+        Tensor t = Tensor::Empty(Shape{static_cast<int64_t>(dims.size())}, DType::kI64);
+        std::copy(dims.begin(), dims.end(), t.data<int64_t>());
+        impl->constants[node.outputs(0)] = Var::Constant(t);
+        continue;
       }
     }
     if (all_constant && !IsRecurrentOp(node.op())) {

@@ -57,6 +57,21 @@ absl::StatusOr<std::vector<int64_t>> IntInput(const NodeAttrs& a, const Var& v,
   return it::Values(v.value());
 }
 
+// The largest tensor a shape computed from a file may ask for (2^31 elements): a
+// damaged ConstantOfShape or Expand is refused rather than exhausting memory.
+absl::Status CheckElementCount(const NodeAttrs& a, const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return Invalid(a, absl::StrCat("dimension ", d, " < 0"));
+    if (d > 0 && n > (int64_t{1} << 31) / d) {
+      return Invalid(a, absl::StrCat("a shape of more than 2^31 elements: [",
+                                     absl::StrJoin(dims, ","), "]"));
+    }
+    n *= d;
+  }
+  return absl::OkStatus();
+}
+
 // Reshape a float Var or an int tensor alike.
 VarOr ReshapeAny(const Var& x, const Shape& shape) {
   if (IsInt(x)) return IntVar(it::Reshape(x.value(), shape));
@@ -172,9 +187,7 @@ absl::StatusOr<NodeFn> ConstantOfShape(const NetworkNodeProto& n, const NodeAttr
   const DType dtype = c.options.dtype;
   return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
     GF_ASSIGN_OR_RETURN(std::vector<int64_t> dims, IntInput(a, in[0], "the shape"));
-    for (int64_t d : dims) {
-      if (d < 0) return Invalid(a, absl::StrCat("dimension ", d, " < 0"));
-    }
+    GF_RETURN_IF_ERROR(CheckElementCount(a, dims));
     return std::vector<Var>{Var::Constant(Tensor::Full(Shape(dims), is_int ? DType::kI64 : dtype,
                                                        fill))};
   });
@@ -505,6 +518,8 @@ absl::StatusOr<NodeFn> Expand(const NetworkNodeProto& n, const NodeAttrs& a, con
     GF_ASSIGN_OR_RETURN(std::vector<int64_t> dims, IntInput(a, in[1], "the shape"));
     absl::StatusOr<Shape> target = it::BroadcastShapes(in[0].shape(), Shape(dims));
     if (!target.ok()) return Invalid(a, std::string(target.status().message()));
+    GF_RETURN_IF_ERROR(CheckElementCount(
+        a, std::vector<int64_t>(target->dims().begin(), target->dims().end())));
     if (IsInt(in[0])) {
       GF_ASSIGN_OR_RETURN(Tensor t, it::BroadcastTo(in[0].value(), *target));
       return std::vector<Var>{IntVar(t)};
