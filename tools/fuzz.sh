@@ -6,6 +6,8 @@
 #   TARGET  model_file      the model-file loader (models/io/model_file_fuzzer.cc)
 #           cell_language   the .cell lexer, parser, checks and compiler
 #                           (models/cells/cell_language_fuzzer.cc)
+#           onnx_import     the ONNX importer and the Network it builds and runs
+#                           (models/onnx/onnx_import_fuzzer.cc)
 #
 # Builds outside Bazel with Debian's clang (-fsanitize=fuzzer,address,undefined):
 # the sources are every .cc file of the target's Bazel dependencies (asked of
@@ -24,7 +26,7 @@
 # keep the file, and the corpus test keeps it fixed.
 set -euo pipefail
 
-usage() { echo "usage: tools/fuzz.sh model_file|cell_language [SECONDS] [WORKDIR]" >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh model_file|cell_language|onnx_import [SECONDS] [WORKDIR]" >&2; exit 2; }
 [[ $# -ge 1 && $# -le 3 ]] || usage
 TARGET="$1"
 case "$TARGET" in
@@ -36,6 +38,10 @@ case "$TARGET" in
     LABEL=//models/cells:cell_language_fuzzer
     STRICT='models/cells/cell_*'
     MAX_LEN=8192 ;;
+  onnx_import)
+    LABEL=//models/onnx:onnx_import_fuzzer
+    STRICT='models/onnx/*'
+    MAX_LEN=65536 ;;
   *) usage ;;
 esac
 
@@ -70,6 +76,9 @@ FILES=$(grep '^//' <<<"$LABELS" | sed -e 's|^//||' -e 's|:|/|' -e 's|^/||')
 # runtime: GCC's libgomp, the one oneDNN loads too.
 LIBS=$(grep -oE '"-l[^"]+"' <<<"$BUILD_TEXT" | tr -d '"' | awk '!seen[$0]++' | tr '\n' ' ')
 if grep -q '"-fopenmp"' <<<"$BUILD_TEXT"; then LIBS+=" -lgomp"; fi
+# The `defines` of the targets (libonnx's headers need ONNX_NAMESPACE).
+DEFINES=$(grep -E '^ *defines = ' <<<"$BUILD_TEXT" | grep -oE '"[^"]+"' | tr -d '"' |
+          awk '!seen[$0]++ { printf "-D%s ", $0 }')
 
 PROTOS=$(grep '\.proto$' <<<"$FILES" || true)
 SOURCES=()
@@ -89,7 +98,7 @@ fi
 
 # ---- compile (each object once, again only when it or a header is newer) ----
 export ROOT CACHE CXX STRICT
-export CXXFLAGS_STR="${CXXFLAGS[*]} -I$ROOT -I$CACHE/gen"
+export CXXFLAGS_STR="${CXXFLAGS[*]} $DEFINES -I$ROOT -I$CACHE/gen"
 echo "$TARGET: ${#SOURCES[@]} sources, $("$CXX" --version | head -1), $JOBS jobs"
 OBJECTS=$(printf '%s\n' "${SOURCES[@]}" | xargs -P "$JOBS" -I{} bash -c '
   set -e
@@ -134,6 +143,12 @@ if [[ $TARGET == cell_language ]]; then
     "# sizes: " "batch=" "f64" "I=" "H=" " = " " @ " "[" "]" "(" ")" "," "*" "+" "-" "\\x0a" \
     > "$WORK/cell_language.dict"
   DICT=(-dict="$WORK/cell_language.dict")
+fi
+if [[ $TARGET == onnx_import ]]; then
+  for f in "$ROOT"/tests/data/onnx/torch/*/model.onnx \
+           /usr/share/libonnx-testdata/data/node/test_{lstm,gru,simple_rnn,rnn_seq}*/model.onnx; do
+    [[ -f "$f" ]] && cp "$f" "$WORK/corpus/$(basename "$(dirname "$f")").onnx"
+  done
 fi
 
 # ---- the run ----

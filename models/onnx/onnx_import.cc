@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
@@ -21,6 +22,62 @@ namespace {
 
 absl::Status Invalid(const std::string& what, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", problem));
+}
+
+// gatefuse's model file keeps names in proto3 strings, which must be UTF-8;
+// ONNX's (proto2) are not checked, so a name that is not UTF-8 is refused here
+// rather than written into a file that could not be read back.
+bool IsUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    int n;  // continuation bytes
+    if (c < 0x80) {
+      n = 0;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= static_cast<size_t>(n)) return false;
+    for (int k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    const unsigned char d = n > 0 ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) ||
+        (c == 0xf4 && d >= 0x90)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+absl::Status CheckNames(const std::string& what, const ModelFile& m) {
+  std::vector<std::pair<std::string, std::string>> names;  // (what it is, the name)
+  const NetworkProto& net = m.network();
+  for (const NetworkValueProto& v : net.inputs()) names.emplace_back("an input", v.name());
+  for (const NetworkValueProto& v : net.outputs()) names.emplace_back("an output", v.name());
+  for (const NetworkNodeProto& n : net.nodes()) {
+    names.emplace_back("a node", n.name());
+    names.emplace_back("an op type", n.op());
+    for (const std::string& v : n.inputs()) names.emplace_back("a node input", v);
+    for (const std::string& v : n.outputs()) names.emplace_back("a node output", v);
+    for (const NetworkAttributeProto& a : n.attributes()) names.emplace_back("an attribute", a.name());
+  }
+  for (const TensorProto& t : m.parameters()) names.emplace_back("an initializer", t.name());
+  names.emplace_back("the producer", net.producer());
+  for (const auto& [kind, name] : names) {
+    if (!IsUtf8(name)) {
+      return Invalid(what, absl::StrCat("the name of ", kind, " is not valid UTF-8 (",
+                                        absl::CHexEscape(name.substr(0, 40)), ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<NetworkValueProto> ValueInfo(const onnx::ValueInfoProto& v,
@@ -346,6 +403,7 @@ absl::StatusOr<ModelFile> ImportOnnxModel(const onnx::ModelProto& model, const s
   }
   GF_RETURN_IF_ERROR(SetParameters(im.params, im.out));
   (*im.out.mutable_metadata())["source"] = "onnx";
+  GF_RETURN_IF_ERROR(CheckNames(what, im.out));
   (*im.out.mutable_metadata())["onnx_producer"] = net.producer();
   GF_RETURN_IF_ERROR(ValidateModelFile(im.out));
   return im.out;

@@ -215,6 +215,16 @@ TEST(OnnxImportTest, DamagedBytesAreRefused) {
   EXPECT_THAT(junk.status().message(), HasSubstr("junk.onnx"));
 }
 
+// ONNX does not check that names are UTF-8; gatefuse's file format needs them to be.
+TEST(OnnxImportTest, ANameThatIsNotUtf8IsRefused) {
+  onnx::ModelProto m = OneNodeModel("Relu");
+  m.mutable_graph()->mutable_node(0)->set_name("bad\xff\xfename");
+  absl::StatusOr<ModelFile> file = ImportOnnxModel(m, "test.onnx");
+  EXPECT_THAT(file.status().message(), HasSubstr("the name of a node is not valid UTF-8"));
+  m.mutable_graph()->mutable_node(0)->set_name("caf\xc3\xa9");  // UTF-8 is fine
+  EXPECT_TRUE(ImportOnnxModel(m, "test.onnx").ok());
+}
+
 TEST(OnnxImportTest, TheCheckerRefusesAnInconsistentModel) {
   onnx::ModelProto m = OneNodeModel("Relu");
   m.mutable_graph()->mutable_node(0)->set_input(0, "nowhere");
