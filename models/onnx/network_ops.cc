@@ -281,9 +281,13 @@ absl::StatusOr<NodeFn> ReshapeOp(const NetworkNodeProto& n, const NodeAttrs& a,
         infer = k;
       } else if (dims[k] < 0) {
         return Invalid(a, absl::StrCat("dimension ", dims[k], " in the shape"));
-      } else {
-        known *= dims[k];
+      } else if (__builtin_mul_overflow(known, dims[k], &known)) {
+        return Invalid(a, absl::StrCat("the shape [", absl::StrJoin(dims, ","), "] overflows"));
       }
+    }
+    if (infer < 0 && known != s.num_elements()) {
+      return Invalid(a, absl::StrCat("cannot reshape ", s.ToString(), " to [",
+                                     absl::StrJoin(dims, ","), "]"));
     }
     if (infer >= 0) {
       if (known == 0 || s.num_elements() % known != 0) {
@@ -541,13 +545,18 @@ absl::StatusOr<NodeFn> Binary(const NetworkNodeProto& n, const NodeAttrs& a, con
     if (IsInt(in[0])) {
       std::function<int64_t(int64_t, int64_t)> f;
       bool div_by_zero = false;
-      if (op == "Add") f = [](int64_t x, int64_t y) { return x + y; };
-      if (op == "Sub") f = [](int64_t x, int64_t y) { return x - y; };
-      if (op == "Mul") f = [](int64_t x, int64_t y) { return x * y; };
+      // Two's-complement wrap-around, as ONNX runtimes compute int64 (defined here
+      // by doing it unsigned).
+      using U = uint64_t;
+      if (op == "Add") f = [](int64_t x, int64_t y) { return static_cast<int64_t>(U(x) + U(y)); };
+      if (op == "Sub") f = [](int64_t x, int64_t y) { return static_cast<int64_t>(U(x) - U(y)); };
+      if (op == "Mul") f = [](int64_t x, int64_t y) { return static_cast<int64_t>(U(x) * U(y)); };
       if (op == "Div") {
         f = [&div_by_zero](int64_t x, int64_t y) {
           if (y == 0) div_by_zero = true;
-          return y == 0 ? 0 : x / y;
+          if (y == 0) return int64_t{0};
+          if (y == -1) return static_cast<int64_t>(U(0) - U(x));  // INT64_MIN / -1 wraps
+          return x / y;
         };
       }
       absl::StatusOr<Tensor> t = it::Binary(in[0].value(), in[1].value(), f);
