@@ -57,14 +57,15 @@ absl::StatusOr<std::vector<int64_t>> IntInput(const NodeAttrs& a, const Var& v,
   return it::Values(v.value());
 }
 
-// The largest tensor a shape computed from a file may ask for (2^31 elements): a
-// damaged ConstantOfShape or Expand is refused rather than exhausting memory.
+// The largest tensor a shape computed from a file may ask for (2^27 elements, 512 MiB
+// in f32; initial states and masks of real models are far smaller): a damaged
+// ConstantOfShape or Expand is refused rather than exhausting memory.
 absl::Status CheckElementCount(const NodeAttrs& a, const std::vector<int64_t>& dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0) return Invalid(a, absl::StrCat("dimension ", d, " < 0"));
-    if (d > 0 && n > (int64_t{1} << 31) / d) {
-      return Invalid(a, absl::StrCat("a shape of more than 2^31 elements: [",
+    if (d > 0 && n > (int64_t{1} << 27) / d) {
+      return Invalid(a, absl::StrCat("a shape of more than 2^27 elements: [",
                                      absl::StrJoin(dims, ","), "]"));
     }
     n *= d;
