@@ -87,8 +87,10 @@ struct AccumulatorDef {
   int64_t width;
 };
 
-// Scratch of the backward pass, shared by the plans of one structure (one per
-// (T, B)), so that many sequence lengths do not keep many arenas.
+// Scratch of the backward pass, one slot per structure (shared by its plans, one
+// per (T, B), so that many sequence lengths do not keep many arenas): a backward
+// takes the buffers under `mu`, computes without the lock and gives them back; a
+// concurrent backward that finds them taken makes its own, and the larger is kept.
 struct Workspace {
   std::mutex mu;
   Tensor adjoint;                  // the adjoint arena, as large as the largest plan's

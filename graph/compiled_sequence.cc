@@ -9,6 +9,7 @@
 
 #include <sys/mman.h>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "graph/compiled_plan.h"
@@ -167,11 +168,10 @@ class Plan {
       }
       gemms_.push_back(site);
     }
-    size_t max_operands = 0;
     for (const GroupDef& g : s.groups) {
-      max_operands = std::max({max_operands, g.forward_operands.size(), g.backward_operands.size()});
+      max_operands_ =
+          std::max({max_operands_, g.forward_operands.size(), g.backward_operands.size()});
     }
-    operands_.resize(max_operands);
     return absl::OkStatus();
   }
 
@@ -186,11 +186,13 @@ class Plan {
     return in[1 + s_->sig.states.size() + boundary].data<float>();
   }
 
+  // The operands of one group at step t, into `operands` (one call's own).
   void ResolveOperands(const std::vector<OperandDef>& defs, const std::vector<Tensor>& in,
-                       float* arena, float* x, float* adjoint, float* dx, int64_t t) const {
+                       float* arena, float* x, float* adjoint, float* dx, int64_t t,
+                       pointwise::Operand* operands) const {
     for (size_t k = 0; k < defs.size(); ++k) {
       const OperandDef& d = defs[k];
-      pointwise::Operand& o = operands_[k];
+      pointwise::Operand& o = operands[k];
       switch (d.kind) {
         case OperandDef::kRegion:
           o = {At(arena, x, d.region, t), Ld(d.region), 1};
@@ -218,14 +220,48 @@ class Plan {
   std::vector<int64_t> offset_;  // per buffer, in the saved (and adjoint) arena
   std::vector<int64_t> accumulator_offset_;
   int64_t saved_floats_ = 0, adjoint_floats_ = 0;
-  std::vector<GemmSites> gemms_;
-  mutable std::mutex mu_;  // one run at a time: operands_ and the GEMM handles are shared
-  mutable std::vector<pointwise::Operand> operands_;
+  std::vector<GemmSites> gemms_;  // reentrant: MatMulPrimitive::Run binds per thread
+  size_t max_operands_ = 0;       // of any group: the size of a call's operand array
+};
+
+// A call's operand array: on the stack for the usual handful, so a run allocates
+// nothing per step (and nothing per call up to 32 operands).
+using Operands = absl::InlinedVector<pointwise::Operand, 32>;
+
+// The backward scratch (adjoint arena, transposed weights) checked out of the
+// structure's Workspace for one call: the lock is held to take it and to give it
+// back, never while computing. A call that finds it taken (another thread's
+// backward is running) makes its own, and the larger of the two is kept.
+class ScratchCheckout {
+ public:
+  explicit ScratchCheckout(Workspace& ws) : ws_(ws) {
+    std::lock_guard<std::mutex> lock(ws_.mu);
+    adjoint = std::move(ws_.adjoint);
+    transposed = std::move(ws_.transposed);
+    ws_.adjoint = Tensor();
+    ws_.transposed.clear();
+  }
+  ~ScratchCheckout() {
+    std::lock_guard<std::mutex> lock(ws_.mu);
+    if (adjoint.defined() && (!ws_.adjoint.defined() ||
+                              ws_.adjoint.num_elements() < adjoint.num_elements())) {
+      ws_.adjoint = std::move(adjoint);
+    }
+    if (ws_.transposed.empty()) ws_.transposed = std::move(transposed);
+  }
+  ScratchCheckout(const ScratchCheckout&) = delete;
+  ScratchCheckout& operator=(const ScratchCheckout&) = delete;
+
+  Tensor adjoint;
+  std::vector<Tensor> transposed;
+
+ private:
+  Workspace& ws_;
 };
 
 absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in) const {
-  std::lock_guard<std::mutex> lock(mu_);
   const Structure& s = *s_;
+  Operands operands(max_operands_);
   const size_t n_states = s.sig.states.size();
   Tensor saved = Tensor::Empty({saved_floats_}, DType::kF32);
   float* arena = saved.data<float>();
@@ -251,8 +287,9 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
       }
       for (const GroupDef& group : s.groups) {
         if (group.level != level) continue;
-        ResolveOperands(group.forward_operands, in, arena, x, nullptr, nullptr, t);
-        pointwise::Run(group.forward, B_, operands_.data());
+        ResolveOperands(group.forward_operands, in, arena, x, nullptr, nullptr, t,
+                        operands.data());
+        pointwise::Run(group.forward, B_, operands.data());
       }
     }
   }
@@ -277,17 +314,17 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
 absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in,
                                                    const std::vector<Tensor>& out,
                                                    const std::vector<Tensor>& out_grads) const {
-  std::lock_guard<std::mutex> lock(mu_);
   const Structure& s = *s_;
   const size_t n_states = s.sig.states.size();
+  Operands operands(max_operands_);
   // y is a view of the saved arena, starting after block 0 of state 0's history
   // (buffer 1, at offset 0): the arena starts B * H0 floats before it.
   float* arena = const_cast<float*>(out[0].data<float>()) - B_ * s.state_width[0];
   float* x = const_cast<float*>(in[0].data<float>());
   // The adjoints live in one arena kept across calls (fresh pages would cost a page
-  // fault each); zeroed per call since every write accumulates.
-  Workspace& ws = *s.workspace;
-  std::lock_guard<std::mutex> ws_lock(ws.mu);
+  // fault each); zeroed per call since every write accumulates. Checked out for
+  // this call, so concurrent backward passes never share it.
+  ScratchCheckout ws(*s.workspace);
   if (!ws.adjoint.defined() || ws.adjoint.num_elements() < adjoint_floats_) {
     ws.adjoint = Tensor::Empty({adjoint_floats_}, DType::kF32);
     PreferHugePages(ws.adjoint.raw_data(), adjoint_floats_ * sizeof(float));
@@ -339,8 +376,8 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
     for (int level = s.max_level; level >= 1; --level) {
       for (const GroupDef& group : s.groups) {
         if (group.level != level) continue;
-        ResolveOperands(group.backward_operands, in, arena, x, adjoint, dx, t);
-        pointwise::Run(group.backward, B_, operands_.data());
+        ResolveOperands(group.backward_operands, in, arena, x, adjoint, dx, t, operands.data());
+        pointwise::Run(group.backward, B_, operands.data());
       }
       for (size_t k = 0; k < s.gemms.size(); ++k) {
         const GemmDef& g = s.gemms[k];

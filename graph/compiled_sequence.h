@@ -21,7 +21,11 @@
 // group, the states) are kept, one [T, B, n] block each.
 //
 // @invariant nodes (weight concatenations) run on the tape before the op, so their
-// gradients flow through the ordinary rules. Plans are cached per (graph, T, B).
+// gradients flow through the ordinary rules. Plans are cached per (graph, T, B)
+// and are immutable once made: forward and backward are reentrant, so threads
+// running one cell at once share a plan (each call has its own operand array,
+// arena and adjoint scratch; the GEMMs bind their memory per thread; a lock is held
+// only to look a plan up or to check the backward scratch out and in).
 #ifndef GATEFUSE_GRAPH_COMPILED_SEQUENCE_H_
 #define GATEFUSE_GRAPH_COMPILED_SEQUENCE_H_
 

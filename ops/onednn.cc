@@ -2,10 +2,11 @@
 
 #include <omp.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,8 +27,43 @@ dnnl::engine& Engine() {
 }
 
 dnnl::stream& Stream() {
-  static dnnl::stream* stream = new dnnl::stream(Engine());
-  return *stream;
+  // A stream is not safe to use from two threads at once; one per thread is.
+  thread_local dnnl::stream stream(Engine());
+  return stream;
+}
+
+dnnl::primitive_attr ScratchpadAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+namespace {
+
+// One growable block per thread; freed with the thread.
+class ScratchBlock {
+ public:
+  ~ScratchBlock() { std::free(data_); }
+  void* Get(size_t bytes) {
+    if (bytes > size_) {
+      std::free(data_);
+      size_ = (bytes + 4095) / 4096 * 4096;
+      data_ = std::aligned_alloc(64, size_);
+      if (data_ == nullptr) std::abort();  // out of memory is not recoverable here
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+void* ThreadScratchpad(size_t bytes) {
+  thread_local ScratchBlock block;
+  return block.Get(bytes);
 }
 
 namespace {
@@ -80,13 +116,41 @@ std::string MatMulShape::ToString() const {
                       threads > 0 ? absl::StrCat(threads) : "", ")");
 }
 
+// Immutable once in the cache: shared by every thread.
 struct MatMulPrimitive::Entry {
   MatMulShape shape;
   dnnl::matmul prim;
-  memory a, b, c;                              // data handles set per call
-  std::unordered_map<int, memory> args;        // built once: no allocation per call
-  std::mutex mu;                               // the handles are shared by every caller
+  memory::desc a, b, c, scratchpad;
+  size_t scratchpad_bytes = 0;
+  size_t index = 0;  // of the entry in the cache's creation order
 };
+
+namespace {
+
+// One thread's memory objects for one entry: the data handles are set per call,
+// so no two threads may share them.
+struct ThreadArgs {
+  memory a, b, c, scratchpad;
+  void* scratchpad_data = nullptr;  // what `scratchpad` points at
+};
+
+// Only inside Call: memory creation throws dnnl::error.
+ThreadArgs& ArgsOf(const MatMulPrimitive::Entry& e) {
+  thread_local std::vector<std::unique_ptr<ThreadArgs>> per_entry;
+  if (e.index >= per_entry.size()) per_entry.resize(e.index + 1);
+  std::unique_ptr<ThreadArgs>& slot = per_entry[e.index];
+  if (slot == nullptr) {
+    auto t = std::make_unique<ThreadArgs>();
+    t->a = memory(e.a, Engine(), DNNL_MEMORY_NONE);
+    t->b = memory(e.b, Engine(), DNNL_MEMORY_NONE);
+    t->c = memory(e.c, Engine(), DNNL_MEMORY_NONE);
+    if (e.scratchpad_bytes > 0) t->scratchpad = memory(e.scratchpad, Engine(), DNNL_MEMORY_NONE);
+    slot = std::move(t);
+  }
+  return *slot;
+}
+
+}  // namespace
 
 absl::StatusOr<MatMulPrimitive> MatMulPrimitive::Get(const MatMulShape& requested) {
   absl::StatusOr<MatMulShape> shape = Normalize(requested);
@@ -94,7 +158,7 @@ absl::StatusOr<MatMulPrimitive> MatMulPrimitive::Get(const MatMulShape& requeste
   const MatMulShape& s = *shape;
   static std::mutex mu;
   static auto* cache = new std::map<MatMulShape, std::unique_ptr<Entry>>;
-  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<std::mutex> lock(mu);  // the lookup and the insertion only
   auto it = cache->find(s);
   if (it != cache->end()) return MatMulPrimitive(it->second.get());
   auto e = std::make_unique<Entry>();
@@ -106,18 +170,20 @@ absl::StatusOr<MatMulPrimitive> MatMulPrimitive::Get(const MatMulShape& requeste
     const memory::desc a = Matrix(s.m, s.k, s.lda, s.transpose_a);
     const memory::desc b = Matrix(s.k, s.n, s.ldb, s.transpose_b);
     const memory::desc c = Matrix(s.m, s.n, s.ldc, false);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = ScratchpadAttr();
     if (s.accumulate) {
       dnnl::post_ops ops;
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
-    e->prim = dnnl::matmul(
-        dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, Engine()));
-    e->a = memory(a, Engine(), DNNL_MEMORY_NONE);
-    e->b = memory(b, Engine(), DNNL_MEMORY_NONE);
-    e->c = memory(c, Engine(), DNNL_MEMORY_NONE);
-    e->args = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, Engine());
+    e->prim = dnnl::matmul(pd);
+    e->a = a;
+    e->b = b;
+    e->c = c;
+    e->scratchpad = pd.scratchpad_desc();
+    e->scratchpad_bytes = e->scratchpad.get_size();
+    e->index = cache->size();
   });
   if (!created.ok()) {
     return absl::Status(created.code(), absl::StrCat(created.message(), " for ", s.ToString()));
@@ -128,14 +194,32 @@ absl::StatusOr<MatMulPrimitive> MatMulPrimitive::Get(const MatMulShape& requeste
 const MatMulShape& MatMulPrimitive::shape() const { return entry_->shape; }
 
 absl::Status MatMulPrimitive::Run(const float* a, const float* b, float* c) const {
-  ThreadLimit limit(entry_->shape.threads);
-  std::lock_guard<std::mutex> lock(entry_->mu);
+  const Entry& e = *entry_;
+  ThreadLimit limit(e.shape.threads);  // OpenMP's thread count is per calling thread
   return Call("matmul", [&] {
-    entry_->a.set_data_handle(const_cast<float*>(a));
-    entry_->b.set_data_handle(const_cast<float*>(b));
-    entry_->c.set_data_handle(c);
-    entry_->prim.execute(Stream(), entry_->args);
-    Stream().wait();
+    ThreadArgs& t = ArgsOf(e);
+    t.a.set_data_handle(const_cast<float*>(a));
+    t.b.set_data_handle(const_cast<float*>(b));
+    t.c.set_data_handle(c);
+    // The C entry point with the arguments on the stack: the C++ one copies an
+    // unordered_map into a new vector every call.
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, t.a.get()},
+                               {DNNL_ARG_WEIGHTS, t.b.get()},
+                               {DNNL_ARG_DST, t.c.get()},
+                               {DNNL_ARG_SCRATCHPAD, nullptr}};
+    int n = 3;
+    if (e.scratchpad_bytes > 0) {
+      void* data = ThreadScratchpad(e.scratchpad_bytes);
+      if (data != t.scratchpad_data) {
+        t.scratchpad.set_data_handle(data);
+        t.scratchpad_data = data;
+      }
+      args[n++].memory = t.scratchpad.get();
+    }
+    dnnl::stream& stream = Stream();
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(e.prim.get(), stream.get(), n, args),
+                            "could not execute a primitive");
+    stream.wait();
   });
 }
 

@@ -1,5 +1,11 @@
-// The oneDNN backend: one CPU engine and stream per process, primitives cached by
-// shape, and dnnl::error turned into absl::Status here, once.
+// The oneDNN backend: one CPU engine per process and one stream per thread,
+// primitives cached by shape, and dnnl::error turned into absl::Status here, once.
+//
+// Every compute path is reentrant: any number of threads may run the same cached
+// primitive at once. oneDNN primitives are immutable once created and may execute
+// concurrently when each execution has its own memory arguments and scratchpad
+// (scratchpad_mode::user; see ScratchpadAttr); streams must not be shared, so each
+// thread has its own. Cache locks are held only to look up or insert.
 //
 //   MatMulF32(a, b, c, m, k, n, false, false);               // dense, one call
 //   auto mm = MatMulPrimitive::Get({.m = B, .k = K, .n = N, .ldc = ld,
@@ -8,6 +14,7 @@
 #ifndef GATEFUSE_OPS_ONEDNN_H_
 #define GATEFUSE_OPS_ONEDNN_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -19,7 +26,19 @@
 namespace gatefuse::onednn {
 
 dnnl::engine& Engine();
+// The calling thread's stream (created on its first use, destroyed with the thread).
 dnnl::stream& Stream();
+
+// Attributes for a primitive run from many threads at once: the caller provides the
+// scratchpad (ThreadScratchpad) instead of the library's one, which this oneDNN
+// build (DNNL_ENABLE_CONCURRENT_EXEC off) shares in ways that bind a primitive to
+// the thread that created it.
+dnnl::primitive_attr ScratchpadAttr();
+
+// The calling thread's scratchpad: at least `bytes` bytes, 64-byte aligned, kept for
+// the thread's next call (one primitive runs at a time on a thread, so every
+// primitive it runs shares it). Valid until the thread's next call asking for more.
+void* ThreadScratchpad(size_t bytes);
 
 // Runs fn(), converting a dnnl::error it throws into Internal naming `what`.
 template <typename Fn>
@@ -54,7 +73,9 @@ struct MatMulShape {
 
 // The process's cached matmul primitive of one MatMulShape: created on the first
 // Get of its shape, never freed, so a handle stays valid; Run binds the data
-// pointers per call and allocates nothing. Calls on one shape are serialised.
+// pointers per call to the calling thread's own memory objects (made on that
+// thread's first Run of the shape) and allocates nothing after that. Run is
+// reentrant: calls on one shape from several threads run concurrently.
 class MatMulPrimitive {
  public:
   // InvalidArgument naming the shape if it is not a valid GEMM; Internal if
@@ -64,8 +85,9 @@ class MatMulPrimitive {
   const MatMulShape& shape() const;
   absl::Status Run(const float* a, const float* b, float* c) const;
 
+  struct Entry;  // opaque: the cache's immutable record of one shape (onednn.cc)
+
  private:
-  struct Entry;
   explicit MatMulPrimitive(Entry* entry) : entry_(entry) {}
   Entry* entry_;
 };

@@ -1,5 +1,6 @@
 #include "ops/onednn_rnn.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "core/tensor.h"
 #include "ops/onednn.h"
 
 namespace gatefuse::onednn {
@@ -71,7 +73,9 @@ dnnl::algorithm Activation(RnnCell cell) {
   return cell == RnnCell::kRnnRelu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_tanh;
 }
 
-dnnl::rnn_primitive_desc_base ForwardPd(const RnnDims& d, prop_kind prop) {
+// `attr`: ScratchpadAttr() for the plans here; the default for MakeRnnPrimitiveDescs.
+dnnl::rnn_primitive_desc_base ForwardPd(const RnnDims& d, prop_kind prop,
+                                        const dnnl::primitive_attr& attr = {}) {
   const Descs m = MakeDescs(d);
   const dnnl::engine& e = Engine();
   switch (d.cell) {
@@ -80,30 +84,31 @@ dnnl::rnn_primitive_desc_base ForwardPd(const RnnDims& d, prop_kind prop) {
       return dnnl::vanilla_rnn_forward::primitive_desc(
           dnnl::vanilla_rnn_forward::desc(prop, Activation(d.cell), kLeftToRight, m.x, m.state,
                                           m.w_layer_any, m.w_iter_any, m.bias, m.y, m.state),
-          e);
+          attr, e);
     case RnnCell::kLstm:
     case RnnCell::kPeepholeLstm:
       return dnnl::lstm_forward::primitive_desc(
           dnnl::lstm_forward::desc(prop, kLeftToRight, m.x, m.state, m.state, m.w_layer_any,
                                    m.w_iter_any, m.peephole, m.bias, m.y, m.state, m.state),
-          e);
+          attr, e);
     case RnnCell::kGru:
       return dnnl::gru_forward::primitive_desc(
           dnnl::gru_forward::desc(prop, kLeftToRight, m.x, m.state, m.w_layer_any, m.w_iter_any,
                                   m.bias, m.y, m.state),
-          e);
+          attr, e);
     case RnnCell::kLbrGru:
       return dnnl::lbr_gru_forward::primitive_desc(
           dnnl::lbr_gru_forward::desc(prop, kLeftToRight, m.x, m.state, m.w_layer_any, m.w_iter_any,
                                       m.bias, m.y, m.state),
-          e);
+          attr, e);
   }
   throw dnnl::error(dnnl_invalid_arguments, "unknown RNN cell");
 }
 
 // `hint` is the forward-training descriptor whose workspace the backward reads.
 dnnl::rnn_primitive_desc_base BackwardPd(const RnnDims& d,
-                                         const dnnl::rnn_primitive_desc_base& hint) {
+                                         const dnnl::rnn_primitive_desc_base& hint,
+                                         const dnnl::primitive_attr& attr = {}) {
   const Descs m = MakeDescs(d);
   const dnnl::engine& e = Engine();
   const prop_kind bwd = prop_kind::backward;
@@ -115,7 +120,7 @@ dnnl::rnn_primitive_desc_base BackwardPd(const RnnDims& d,
                                            m.w_layer_any, m.w_iter_any, m.bias, m.y, m.state, m.x,
                                            m.state, m.w_layer_any, m.w_iter_any, m.bias, m.y,
                                            m.state),
-          e, dnnl::vanilla_rnn_forward::primitive_desc(hint.get()));
+          attr, e, dnnl::vanilla_rnn_forward::primitive_desc(hint.get()));
     case RnnCell::kLstm:
     case RnnCell::kPeepholeLstm:
       return dnnl::lstm_backward::primitive_desc(
@@ -123,50 +128,67 @@ dnnl::rnn_primitive_desc_base BackwardPd(const RnnDims& d,
                                     m.w_iter_any, m.peephole, m.bias, m.y, m.state, m.state, m.x,
                                     m.state, m.state, m.w_layer_any, m.w_iter_any, m.peephole,
                                     m.bias, m.y, m.state, m.state),
-          e, dnnl::lstm_forward::primitive_desc(hint.get()));
+          attr, e, dnnl::lstm_forward::primitive_desc(hint.get()));
     case RnnCell::kGru:
       return dnnl::gru_backward::primitive_desc(
           dnnl::gru_backward::desc(bwd, kLeftToRight, m.x, m.state, m.w_layer_any, m.w_iter_any,
                                    m.bias, m.y, m.state, m.x, m.state, m.w_layer_any, m.w_iter_any,
                                    m.bias, m.y, m.state),
-          e, dnnl::gru_forward::primitive_desc(hint.get()));
+          attr, e, dnnl::gru_forward::primitive_desc(hint.get()));
     case RnnCell::kLbrGru:
       return dnnl::lbr_gru_backward::primitive_desc(
           dnnl::lbr_gru_backward::desc(bwd, kLeftToRight, m.x, m.state, m.w_layer_any, m.w_iter_any,
                                        m.bias, m.y, m.state, m.x, m.state, m.w_layer_any,
                                        m.w_iter_any, m.bias, m.y, m.state),
-          e, dnnl::lbr_gru_forward::primitive_desc(hint.get()));
+          attr, e, dnnl::lbr_gru_forward::primitive_desc(hint.get()));
   }
   throw dnnl::error(dnnl_invalid_arguments, "unknown RNN cell");
 }
 
-// A weight as the callers' slots are packed into it (ldigo, `plain`) and as the
-// primitive reads or writes it (`prim`: the same memory when the primitive chose
-// ldigo, else a second buffer and a cached reorder between the two).
-struct WeightBuffer {
-  memory plain, prim;
-  dnnl::primitive convert;
-  bool needs_convert = false;
-};
-
-// to_prim: the reorder goes plain -> prim (weights), else prim -> plain (their diffs).
-WeightBuffer MakeWeightBuffer(const memory::desc& plain, const memory::desc& prim, bool to_prim) {
-  WeightBuffer w;
-  w.plain = memory(plain, Engine());
-  if (prim == plain) {
-    w.prim = w.plain;
-    return w;
-  }
-  w.prim = memory(prim, Engine());
-  w.convert = to_prim ? dnnl::reorder(w.plain, w.prim) : dnnl::reorder(w.prim, w.plain);
-  w.needs_convert = true;
-  return w;
-}
-
-float* Data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
-
 memory User(const memory::desc& md, const void* p) {
   return memory(md, Engine(), const_cast<void*>(p));
+}
+
+int64_t Floats(const memory::desc& md) {
+  return static_cast<int64_t>((md.get_size() + sizeof(float) - 1) / sizeof(float));
+}
+
+// A fresh f32 buffer of `floats`; large ones come back from the tensor block cache,
+// so a buffer made per call costs no page faults.
+Tensor Buffer(int64_t floats) { return Tensor::Empty(Shape{floats}, DType::kF32); }
+
+// Runs `prim` on the calling thread's stream, with the thread's scratchpad when it
+// needs one (every primitive here is made with ScratchpadAttr()).
+void Execute(const dnnl::primitive& prim, const memory::desc& scratchpad, Args& args) {
+  const size_t bytes = scratchpad.get_size();
+  if (bytes > 0) args[DNNL_ARG_SCRATCHPAD] = User(scratchpad, ThreadScratchpad(bytes));
+  prim.execute(Stream(), args);
+}
+
+// A reorder between the layout the callers' slots are packed into (ldigo) and the
+// one the primitive chose for a weight or its diff; none when they are the same.
+struct Reorder {
+  memory::desc from, to, scratchpad;
+  bool needed = false;
+  dnnl::primitive prim;
+};
+
+Reorder MakeReorder(const memory::desc& from, const memory::desc& to) {
+  Reorder r;
+  r.from = from;
+  r.to = to;
+  if (from == to) return r;
+  const dnnl::reorder::primitive_desc pd(Engine(), from, Engine(), to, ScratchpadAttr());
+  r.prim = dnnl::reorder(pd);
+  r.scratchpad = pd.scratchpad_desc();
+  r.needed = true;
+  return r;
+}
+
+// Runs `r` from `from` into `to` (only if needed).
+void RunReorder(const Reorder& r, const void* from, void* to) {
+  Args args = {{DNNL_ARG_FROM, User(r.from, from)}, {DNNL_ARG_TO, User(r.to, to)}};
+  Execute(r.prim, r.scratchpad, args);
 }
 
 // ldigo [rows, G, H] from G row-major [rows, H] slot arrays.
@@ -221,41 +243,115 @@ void UnpackVectors(const float* src, int64_t H, const std::vector<float*>& slots
   }
 }
 
-void Zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
+// Packed parameter parts by the RnnParams key of their contents. An entry is never
+// written once inserted (a part whose contents change gets a new key, and so a new
+// entry), so callers share it without a lock; the mutex guards the list only, for a
+// lookup or an insertion. The few most recent keys are kept: the layers of one
+// size (a bidirectional layer's two directions, say) share a plan and alternate.
+class PackCache {
+ public:
+  // The packed part of `key` (an undefined tensor if none); empty keys never match.
+  Tensor Find(const std::vector<uint64_t>& key) {
+    if (key.empty()) return Tensor();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      if (entries_[k].first != key) continue;
+      std::rotate(entries_.begin(), entries_.begin() + k, entries_.begin() + k + 1);
+      return entries_[0].second;
+    }
+    return Tensor();
+  }
+  // Keeps `packed` as `key`'s (or the one another thread inserted meanwhile).
+  void Insert(const std::vector<uint64_t>& key, const Tensor& packed) {
+    if (key.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& entry : entries_) {
+      if (entry.first == key) return;
+    }
+    entries_.insert(entries_.begin(), {key, packed});
+    if (entries_.size() > kKeep) entries_.pop_back();
+  }
 
-// Packed weights, bias and peepholes, and the contents they were packed from.
-struct LoadedParams {
-  WeightBuffer w_layer, w_iter;
-  memory bias, peephole;
-  // What each part was packed from (RnnParams' keys); empty: unknown, pack next call.
-  std::vector<uint64_t> w_layer_key, w_iter_key, bias_key;
+ private:
+  static constexpr size_t kKeep = 4;
+  std::mutex mu_;
+  std::vector<std::pair<std::vector<uint64_t>, Tensor>> entries_;  // most recent first
 };
 
-LoadedParams MakeLoadedParams(const RnnDims& d, const dnnl::rnn_primitive_desc_base& pd) {
+// What a primitive reads its parameters as, and the caches of their packed forms.
+struct Packing {
+  Reorder w_layer, w_iter;  // ldigo -> the primitive's weight layouts
+  PackCache w_layer_cache, w_iter_cache, vector_cache;
+};
+
+void MakePacking(const RnnDims& d, const dnnl::rnn_primitive_desc_base& pd, Packing& p) {
   const Descs m = MakeDescs(d);
-  LoadedParams p;
-  p.w_layer = MakeWeightBuffer(m.w_layer_plain, pd.weights_layer_desc(), true);
-  p.w_iter = MakeWeightBuffer(m.w_iter_plain, pd.weights_iter_desc(), true);
-  p.bias = memory(m.bias, Engine());
-  if (HasPeepholes(d.cell)) p.peephole = memory(m.peephole, Engine());
-  return p;
+  p.w_layer = MakeReorder(m.w_layer_plain, pd.weights_layer_desc());
+  p.w_iter = MakeReorder(m.w_iter_plain, pd.weights_iter_desc());
 }
 
+// The peepholes follow the bias in one buffer, from this float on.
+int64_t PeepholeOffset(const RnnDims& d) { return (NumBiasSlots(d.cell) * d.H + 15) / 16 * 16; }
+
+// One call's parameters in the primitive's layouts: shared cached entries, or packed
+// for this call alone (an empty key).
+struct PackedParams {
+  Tensor w_layer, w_iter, vectors;  // vectors: the bias, then the peepholes
+};
+
+// Only inside Call: the reorders throw dnnl::error.
+Tensor PackWeight(const std::vector<const float*>& slots, const std::vector<bool>& negated,
+                  int64_t rows, int64_t H, const Reorder& r) {
+  const int64_t G = static_cast<int64_t>(slots.size());
+  Tensor plain = Buffer(rows * G * H);
+  PackGates(slots, negated, rows, H, plain.data<float>());
+  if (!r.needed) return plain;
+  Tensor packed = Buffer(Floats(r.to));
+  RunReorder(r, plain.data<float>(), packed.data<float>());
+  Stream().wait();
+  return packed;
+}
+
+PackedParams Pack(const RnnDims& d, const RnnParams& p, Packing& packing) {
+  PackedParams out;
+  out.w_layer = packing.w_layer_cache.Find(p.w_layer_key);
+  if (!out.w_layer.defined()) {
+    out.w_layer = PackWeight(p.w_layer, p.negated, d.I, d.H, packing.w_layer);
+    packing.w_layer_cache.Insert(p.w_layer_key, out.w_layer);
+  }
+  out.w_iter = packing.w_iter_cache.Find(p.w_iter_key);
+  if (!out.w_iter.defined()) {
+    out.w_iter = PackWeight(p.w_iter, p.negated, d.H, d.H, packing.w_iter);
+    packing.w_iter_cache.Insert(p.w_iter_key, out.w_iter);
+  }
+  out.vectors = packing.vector_cache.Find(p.bias_key);
+  if (!out.vectors.defined()) {
+    Tensor v = Buffer(PeepholeOffset(d) + (HasPeepholes(d.cell) ? 3 * d.H : 0));
+    float* dst = v.data<float>();
+    PackVectors(p.bias, p.negated, d.H, dst);
+    if (HasPeepholes(d.cell)) PackVectors(p.peephole, {}, d.H, dst + PeepholeOffset(d));
+    out.vectors = v;
+    packing.vector_cache.Insert(p.bias_key, out.vectors);
+  }
+  return out;
+}
+
+// A plan is immutable once cached but for its packing caches (which lock): every
+// call brings its own memory objects, scratchpad and diff buffers.
 struct ForwardPlan {
-  std::mutex mu;  // guards the buffers below during a call
   dnnl::rnn_primitive_desc_base pd;
   dnnl::primitive prim;
-  LoadedParams params;
+  memory::desc workspace, scratchpad;
+  Packing packing;
   int64_t workspace_bytes = 0;
 };
 
 struct BackwardPlan {
-  std::mutex mu;
   dnnl::rnn_primitive_desc_base pd;
   dnnl::primitive prim;
-  LoadedParams params;
-  WeightBuffer dw_layer, dw_iter;
-  memory dbias, dpeephole;
+  memory::desc workspace, scratchpad, dw_layer, dw_iter;
+  Packing packing;
+  Reorder dw_layer_out, dw_iter_out;  // the primitive's diff layouts -> ldigo
   int64_t forward_workspace_bytes = 0;
 };
 
@@ -274,10 +370,15 @@ ForwardPlan& GetForwardPlanLocked(const RnnDims& d, bool training) {
   auto& slot = (*cache)[{KeyOf(d), training}];
   if (slot != nullptr) return *slot;
   auto plan = std::make_unique<ForwardPlan>();
-  plan->pd = ForwardPd(d, training ? prop_kind::forward_training : prop_kind::forward_inference);
+  plan->pd = ForwardPd(d, training ? prop_kind::forward_training : prop_kind::forward_inference,
+                       ScratchpadAttr());
   plan->prim = dnnl::primitive(plan->pd);
-  plan->params = MakeLoadedParams(d, plan->pd);
-  if (training) plan->workspace_bytes = plan->pd.workspace_desc().get_size();
+  plan->scratchpad = plan->pd.scratchpad_desc();
+  MakePacking(d, plan->pd, plan->packing);
+  if (training) {
+    plan->workspace = plan->pd.workspace_desc();
+    plan->workspace_bytes = plan->workspace.get_size();
+  }
   slot = std::move(plan);  // only once fully built: a throw above caches nothing
   return *slot;
 }
@@ -301,13 +402,15 @@ absl::StatusOr<BackwardPlan*> GetBackwardPlan(const RnnDims& d) {
       const ForwardPlan& fwd = GetForwardPlanLocked(d, /*training=*/true);
       auto plan = std::make_unique<BackwardPlan>();
       const Descs m = MakeDescs(d);
-      plan->pd = BackwardPd(d, fwd.pd);
+      plan->pd = BackwardPd(d, fwd.pd, ScratchpadAttr());
       plan->prim = dnnl::primitive(plan->pd);
-      plan->params = MakeLoadedParams(d, plan->pd);
-      plan->dw_layer = MakeWeightBuffer(m.w_layer_plain, plan->pd.diff_weights_layer_desc(), false);
-      plan->dw_iter = MakeWeightBuffer(m.w_iter_plain, plan->pd.diff_weights_iter_desc(), false);
-      plan->dbias = memory(m.bias, Engine());
-      if (HasPeepholes(d.cell)) plan->dpeephole = memory(m.peephole, Engine());
+      plan->workspace = plan->pd.workspace_desc();
+      plan->scratchpad = plan->pd.scratchpad_desc();
+      MakePacking(d, plan->pd, plan->packing);
+      plan->dw_layer = plan->pd.diff_weights_layer_desc();
+      plan->dw_iter = plan->pd.diff_weights_iter_desc();
+      plan->dw_layer_out = MakeReorder(plan->dw_layer, m.w_layer_plain);
+      plan->dw_iter_out = MakeReorder(plan->dw_iter, m.w_iter_plain);
       plan->forward_workspace_bytes = fwd.workspace_bytes;
       slot = std::move(plan);
     }
@@ -344,42 +447,26 @@ absl::Status CheckParams(const RnnDims& d, const RnnParams& p) {
   return absl::OkStatus();
 }
 
-// Whether a part holds `key`'s contents already; if not, forgets what it held (so
-// a throw while packing leaves it unknown).
-bool Current(const std::vector<uint64_t>& key, std::vector<uint64_t>& held) {
-  if (!key.empty() && key == held) return true;
-  held.clear();
-  return false;
-}
-
-// Packs each part of the parameters that changed into a plan's buffers (and runs
-// its reorder).
-void Load(const RnnDims& d, const RnnParams& p, LoadedParams& to) {
-  struct Part {
-    const std::vector<const float*>& slots;
-    const std::vector<uint64_t>& key;
-    std::vector<uint64_t>& held;
-    int64_t rows;
-    WeightBuffer& buffer;
-  };
-  bool reordered = false;
-  for (Part part : {Part{p.w_layer, p.w_layer_key, to.w_layer_key, d.I, to.w_layer},
-                    Part{p.w_iter, p.w_iter_key, to.w_iter_key, d.H, to.w_iter}}) {
-    if (Current(part.key, part.held)) continue;
-    PackGates(part.slots, p.negated, part.rows, d.H, Data(part.buffer.plain));
-    if (part.buffer.needs_convert) {
-      part.buffer.convert.execute(Stream(), {{DNNL_ARG_FROM, part.buffer.plain},
-                                             {DNNL_ARG_TO, part.buffer.prim}});
-      reordered = true;
-    }
-    part.held = part.key;
+// What forward and backward both read: the sequence, the states, the packed
+// parameters and the forward's outputs.
+Args DataArgs(const RnnDims& d, const Descs& m, const Packing& packing, const PackedParams& w, const float* x, const float* h0, const float* c0,
+              const float* y, const float* hT, const float* cT) {
+  const float* vectors = w.vectors.data<float>();
+  Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, x)},
+               {DNNL_ARG_SRC_ITER, User(m.state, h0)},
+               {DNNL_ARG_WEIGHTS_LAYER, User(packing.w_layer.to, w.w_layer.data<float>())},
+               {DNNL_ARG_WEIGHTS_ITER, User(packing.w_iter.to, w.w_iter.data<float>())},
+               {DNNL_ARG_BIAS, User(m.bias, vectors)},
+               {DNNL_ARG_DST_LAYER, User(m.y, y)},
+               {DNNL_ARG_DST_ITER, User(m.state, hT)}};
+  if (HasCellState(d.cell)) {
+    args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, c0)});
+    args.insert({DNNL_ARG_DST_ITER_C, User(m.state, cT)});
   }
-  if (!Current(p.bias_key, to.bias_key)) {
-    PackVectors(p.bias, p.negated, d.H, Data(to.bias));
-    if (HasPeepholes(d.cell)) PackVectors(p.peephole, {}, d.H, Data(to.peephole));
-    to.bias_key = p.bias_key;
+  if (HasPeepholes(d.cell)) {
+    args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, User(m.peephole, vectors + PeepholeOffset(d))});
   }
-  if (reordered) Stream().wait();
+  return args;
 }
 
 }  // namespace
@@ -403,37 +490,16 @@ absl::StatusOr<int64_t> RnnWorkspaceBytes(const RnnDims& dims) {
   return plan->workspace_bytes;
 }
 
-// What forward and backward both read: the sequence, the states, the packed
-// parameters and the forward's outputs.
-Args DataArgs(const RnnDims& d, const Descs& m, const LoadedParams& w, const float* x,
-              const float* h0, const float* c0, const float* y, const float* hT,
-              const float* cT) {
-  Args args = {{DNNL_ARG_SRC_LAYER, User(m.x, x)},
-               {DNNL_ARG_SRC_ITER, User(m.state, h0)},
-               {DNNL_ARG_WEIGHTS_LAYER, w.w_layer.prim},
-               {DNNL_ARG_WEIGHTS_ITER, w.w_iter.prim},
-               {DNNL_ARG_BIAS, w.bias},
-               {DNNL_ARG_DST_LAYER, User(m.y, y)},
-               {DNNL_ARG_DST_ITER, User(m.state, hT)}};
-  if (HasCellState(d.cell)) {
-    args.insert({DNNL_ARG_SRC_ITER_C, User(m.state, c0)});
-    args.insert({DNNL_ARG_DST_ITER_C, User(m.state, cT)});
-  }
-  if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_WEIGHTS_PEEPHOLE, w.peephole});
-  return args;
-}
-
 absl::Status RnnForward(const RnnDims& d, const RnnParams& p, const RnnForwardArgs& a) {
   GF_RETURN_IF_ERROR(CheckParams(d, p));
   const bool training = a.workspace != nullptr;
   GF_ASSIGN_OR_RETURN(ForwardPlan * plan, GetForwardPlan(d, training));
-  std::lock_guard<std::mutex> lock(plan->mu);
   return Call("RNN forward", [&] {
     const Descs m = MakeDescs(d);
-    Load(d, p, plan->params);
-    Args args = DataArgs(d, m, plan->params, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
-    if (training) args.insert({DNNL_ARG_WORKSPACE, User(plan->pd.workspace_desc(), a.workspace)});
-    plan->prim.execute(Stream(), args);
+    const PackedParams w = Pack(d, p, plan->packing);
+    Args args = DataArgs(d, m, plan->packing, w, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
+    if (training) args.insert({DNNL_ARG_WORKSPACE, User(plan->workspace, a.workspace)});
+    Execute(plan->prim, plan->scratchpad, args);
     Stream().wait();
   });
 }
@@ -444,44 +510,50 @@ absl::Status RnnBackward(const RnnDims& d, const RnnParams& p, const RnnBackward
   GF_RETURN_IF_ERROR(
       CheckSlots(d, g.w_layer.size(), g.w_iter.size(), g.bias.size(), g.peephole.size()));
   GF_ASSIGN_OR_RETURN(BackwardPlan * plan, GetBackwardPlan(d));
-  if (static_cast<int64_t>(plan->pd.workspace_desc().get_size()) !=
-      plan->forward_workspace_bytes) {
+  if (static_cast<int64_t>(plan->workspace.get_size()) != plan->forward_workspace_bytes) {
     return absl::InternalError("oneDNN RNN: backward and forward workspaces differ in size");
   }
-  std::lock_guard<std::mutex> lock(plan->mu);
   return Call("RNN backward", [&] {
     const Descs m = MakeDescs(d);
-    Load(d, p, plan->params);
-    // The primitive accumulates into the weight diffs.
-    Zero(plan->dw_layer.prim);
-    Zero(plan->dw_iter.prim);
-    Zero(plan->dbias);
-    if (HasPeepholes(d.cell)) Zero(plan->dpeephole);
-    Args args = DataArgs(d, m, plan->params, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
-    args.insert({{DNNL_ARG_WORKSPACE, User(plan->pd.workspace_desc(), a.workspace)},
+    const PackedParams w = Pack(d, p, plan->packing);
+    // This call's diff buffers, zeroed: the primitive accumulates into them.
+    Tensor dw_layer = Tensor::Zeros(Shape{Floats(plan->dw_layer)}, DType::kF32);
+    Tensor dw_iter = Tensor::Zeros(Shape{Floats(plan->dw_iter)}, DType::kF32);
+    Tensor dbias = Tensor::Zeros(Shape{Floats(m.bias)}, DType::kF32);
+    Tensor dpeephole;
+    if (HasPeepholes(d.cell)) dpeephole = Tensor::Zeros(Shape{Floats(m.peephole)}, DType::kF32);
+    Args args = DataArgs(d, m, plan->packing, w, a.x, a.h0, a.c0, a.y, a.hT, a.cT);
+    args.insert({{DNNL_ARG_WORKSPACE, User(plan->workspace, a.workspace)},
                  {DNNL_ARG_DIFF_DST_LAYER, User(m.y, a.dy)},
                  {DNNL_ARG_DIFF_DST_ITER, User(m.state, a.dhT)},
                  {DNNL_ARG_DIFF_SRC_LAYER, User(m.x, a.dx)},
                  {DNNL_ARG_DIFF_SRC_ITER, User(m.state, a.dh0)},
-                 {DNNL_ARG_DIFF_WEIGHTS_LAYER, plan->dw_layer.prim},
-                 {DNNL_ARG_DIFF_WEIGHTS_ITER, plan->dw_iter.prim},
-                 {DNNL_ARG_DIFF_BIAS, plan->dbias}});
+                 {DNNL_ARG_DIFF_WEIGHTS_LAYER, User(plan->dw_layer, dw_layer.data<float>())},
+                 {DNNL_ARG_DIFF_WEIGHTS_ITER, User(plan->dw_iter, dw_iter.data<float>())},
+                 {DNNL_ARG_DIFF_BIAS, User(m.bias, dbias.data<float>())}});
     if (HasCellState(d.cell)) {
       args.insert({DNNL_ARG_DIFF_DST_ITER_C, User(m.state, a.dcT)});
       args.insert({DNNL_ARG_DIFF_SRC_ITER_C, User(m.state, a.dc0)});
     }
-    if (HasPeepholes(d.cell)) args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, plan->dpeephole});
-    plan->prim.execute(Stream(), args);
-    for (WeightBuffer* w : {&plan->dw_layer, &plan->dw_iter}) {
-      if (w->needs_convert) {
-        w->convert.execute(Stream(), {{DNNL_ARG_FROM, w->prim}, {DNNL_ARG_TO, w->plain}});
-      }
+    if (HasPeepholes(d.cell)) {
+      args.insert({DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, User(m.peephole, dpeephole.data<float>())});
+    }
+    Execute(plan->prim, plan->scratchpad, args);
+    // The diffs in ldigo: in place when the primitive chose it, else reordered.
+    Tensor dw_layer_plain = dw_layer, dw_iter_plain = dw_iter;
+    if (plan->dw_layer_out.needed) {
+      dw_layer_plain = Buffer(Floats(m.w_layer_plain));
+      RunReorder(plan->dw_layer_out, dw_layer.data<float>(), dw_layer_plain.data<float>());
+    }
+    if (plan->dw_iter_out.needed) {
+      dw_iter_plain = Buffer(Floats(m.w_iter_plain));
+      RunReorder(plan->dw_iter_out, dw_iter.data<float>(), dw_iter_plain.data<float>());
     }
     Stream().wait();
-    UnpackGates(Data(plan->dw_layer.plain), d.I, d.H, g.w_layer);
-    UnpackGates(Data(plan->dw_iter.plain), d.H, d.H, g.w_iter);
-    UnpackVectors(Data(plan->dbias), d.H, g.bias);
-    if (HasPeepholes(d.cell)) UnpackVectors(Data(plan->dpeephole), d.H, g.peephole);
+    UnpackGates(dw_layer_plain.data<float>(), d.I, d.H, g.w_layer);
+    UnpackGates(dw_iter_plain.data<float>(), d.H, d.H, g.w_iter);
+    UnpackVectors(dbias.data<float>(), d.H, g.bias);
+    if (HasPeepholes(d.cell)) UnpackVectors(dpeephole.data<float>(), d.H, g.peephole);
   });
 }
 

@@ -13,12 +13,15 @@
 // GRU and LBR-GRU u, r, o with h' = u h + (1 - u) o; the LBR-GRU bias has a fourth slot u'
 // for the recurrent bias inside r * (U_o h + b_u'); vanilla RNN one slot.
 //
-// Primitive descriptors, primitives and the packed-weight, bias and diff-weight
-// buffers are cached per (cell, propagation, T, B, I, H) and reused; the weights
-// are packed again only when their RnnParams keys change (or are empty), so a
-// training loop packs once per optimizer step and inference once. Calls that
-// share a plan are serialised by its mutex. dnnl::error comes back as an Internal
-// Status.
+// Primitive descriptors and primitives are cached per (cell, propagation, T, B, I,
+// H); the packed parameters per plan by their RnnParams keys (the few most recent
+// keys of each part), so the weights are packed again only when their keys change
+// (or are empty): a training loop packs once per optimizer step and inference
+// once. A packed part is never written after it is cached. RnnForward and
+// RnnBackward are reentrant: calls on one plan from several threads run at once,
+// each with its own memory objects, scratchpad (the thread's), stream (the
+// thread's) and diff buffers; locks guard only the caches' lookups and
+// insertions. dnnl::error comes back as an Internal Status.
 #ifndef GATEFUSE_OPS_ONEDNN_RNN_H_
 #define GATEFUSE_OPS_ONEDNN_RNN_H_
 

@@ -34,6 +34,11 @@ run "bazel test (opt)"
 if [ "${GATEFUSE_SKIP_ASAN:-0}" != 1 ]; then
   run "bazel test --config=asan" --config=asan
 fi
+# Many threads on one loaded network, under ThreadSanitizer (.bazelrc says why with
+# OMP_NUM_THREADS=1).
+echo "== bazel test --config=tsan //models/onnx:network_threads_test"
+bazel test --config=tsan //models/onnx:network_threads_test 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 
 # ---- ONNX Runtime: the random-weight cases (tools/onnx_ort_check.sh) ---------
 echo "== tools/onnx_ort_check.sh"
