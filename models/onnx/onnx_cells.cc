@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "ops/ops.h"
 
 namespace gatefuse {
 namespace {
@@ -110,58 +112,106 @@ absl::StatusOr<std::vector<std::vector<OnnxActivation>>> ResolveActivations(
   return out;
 }
 
-std::vector<std::string> OnnxCellParams(const OnnxCellSpec& s) {
-  std::vector<std::string> p{"W", "R", "Wb", "Rb"};
-  if (s.op == "LSTM" && s.peepholes) p.push_back("P");
-  return p;
+namespace {
+
+std::string Gates(const std::string& op) { return op == "LSTM" ? "iofc" : op == "GRU" ? "zrh" : ""; }
+
+// The declarations of one gate's parameters; g is its letter ("" for RNN).
+std::string GateParams(const std::string& g, bool peephole) {
+  return absl::StrCat(" W", g, "[I,H] R", g, "[H,H] Wb", g, "[H] Rb", g, "[H]",
+                      peephole ? absl::StrCat(" P", g, "[H]") : "");
 }
+
+// The gate's pre-activation without peephole.
+std::string Pre(const std::string& g) {
+  return absl::StrCat("x @ W", g, " + h @ R", g, " + Wb", g, " + Rb", g);
+}
+
+}  // namespace
 
 std::string OnnxCellText(const OnnxCellSpec& s) {
   std::string t = absl::StrCat("# ONNX ", s.op, ", one direction (activations");
   for (const OnnxActivation& a : s.activations) absl::StrAppend(&t, " ", a.name);
   absl::StrAppend(&t, s.clip ? absl::StrCat(", clip ", Num(*s.clip)) : "", ")\n");
   if (s.op == "LSTM") {
-    absl::StrAppend(&t, "cell onnx_lstm\ninput x[I]\nstate h[H] c[H]\n",
-                    "param W[I,4*H] R[H,4*H] Wb[4*H] Rb[4*H]", s.peepholes ? " P[3*H]" : "",
-                    "\n", "zi, zo, zf, zc = split(x @ W + h @ R + Wb + Rb, 4)\n");
-    std::string pi, pf, po;
-    if (s.peepholes) {
-      absl::StrAppend(&t, "pi, po, pf = split(P, 3)\n");
-      pi = " + pi * c";
-      pf = " + pf * c";
-      po = " + po * c2";
+    absl::StrAppend(&t, "cell onnx_lstm\ninput x[I]\nstate h[H] c[H]\nparam");
+    for (const std::string g : {"i", "o", "f", "c"}) {
+      if (s.input_forget && g == "f") continue;
+      absl::StrAppend(&t, GateParams(g, s.peepholes && g != "c"));
     }
-    absl::StrAppend(&t, "i = ", Gate(s, 0, "zi" + pi), "\n");
+    const std::string pi = s.peepholes ? " + Pi * c" : "", pf = s.peepholes ? " + Pf * c" : "",
+                      po = s.peepholes ? " + Po * c2" : "";
+    absl::StrAppend(&t, "\ni = ", Gate(s, 0, Pre("i") + pi), "\n");
     if (s.input_forget) {
       absl::StrAppend(&t, "f = 1 - i\n");
     } else {
-      absl::StrAppend(&t, "f = ", Gate(s, 0, "zf" + pf), "\n");
+      absl::StrAppend(&t, "f = ", Gate(s, 0, Pre("f") + pf), "\n");
     }
-    absl::StrAppend(&t, "c2 = f * c + i * ", Gate(s, 1, "zc"), "\n");
-    absl::StrAppend(&t, "o = ", Gate(s, 0, "zo" + po), "\n");
+    absl::StrAppend(&t, "c2 = f * c + i * ", Gate(s, 1, Pre("c")), "\n");
+    absl::StrAppend(&t, "o = ", Gate(s, 0, Pre("o") + po), "\n");
     absl::StrAppend(&t, "next h = o * ", Apply(s.activations[2], "c2"), "\n", "next c = c2\n");
   } else if (s.op == "GRU") {
-    absl::StrAppend(&t, "cell onnx_gru\ninput x[I]\nstate h[H]\n",
-                    "param W[I,3*H] R[H,3*H] Wb[3*H] Rb[3*H]\n",
-                    "xz, xr, xh = split(x @ W + Wb, 3)\n");
-    if (s.linear_before_reset) {
-      absl::StrAppend(&t, "hz, hr, hh = split(h @ R + Rb, 3)\n");
-      absl::StrAppend(&t, "z = ", Gate(s, 0, "xz + hz"), "\n");
-      absl::StrAppend(&t, "r = ", Gate(s, 0, "xr + hr"), "\n");
-      absl::StrAppend(&t, "n = ", Gate(s, 1, "xh + r * hh"), "\n");
-    } else {
-      absl::StrAppend(&t, "Rz, Rr, Rh = split(R, 3)\nbz, br, bh = split(Rb, 3)\n");
-      absl::StrAppend(&t, "z = ", Gate(s, 0, "xz + h @ Rz + bz"), "\n");
-      absl::StrAppend(&t, "r = ", Gate(s, 0, "xr + h @ Rr + br"), "\n");
-      absl::StrAppend(&t, "n = ", Gate(s, 1, "xh + (r * h) @ Rh + bh"), "\n");
-    }
+    absl::StrAppend(&t, "cell onnx_gru\ninput x[I]\nstate h[H]\nparam", GateParams("z", false),
+                    GateParams("r", false), GateParams("h", false), "\n");
+    absl::StrAppend(&t, "z = ", Gate(s, 0, Pre("z")), "\n");
+    absl::StrAppend(&t, "r = ", Gate(s, 0, Pre("r")), "\n");
+    absl::StrAppend(&t, "n = ",
+                    Gate(s, 1, s.linear_before_reset ? "x @ Wh + Wbh + r * (h @ Rh + Rbh)"
+                                                     : "x @ Wh + Wbh + (r * h) @ Rh + Rbh"),
+                    "\n");
     absl::StrAppend(&t, "next h = (1 - z) * n + z * h\n");
   } else {
-    absl::StrAppend(&t, "cell onnx_rnn\ninput x[I]\nstate h[H]\n",
-                    "param W[I,H] R[H,H] Wb[H] Rb[H]\n",
-                    "next h = ", Gate(s, 0, "x @ W + h @ R + Wb + Rb"), "\n");
+    absl::StrAppend(&t, "cell onnx_rnn\ninput x[I]\nstate h[H]\nparam", GateParams("", false),
+                    "\nnext h = ", Gate(s, 0, Pre("")), "\n");
   }
   return t;
+}
+
+absl::StatusOr<std::map<std::string, Var>> OnnxCellParamsFromWeights(
+    const OnnxCellSpec& spec, int64_t H, int64_t I, int d, const Var& W, const Var& R,
+    const Var& B, const Var& P) {
+  const std::string gates = Gates(spec.op);
+  const int64_t G = gates.empty() ? 1 : gates.size();
+  if (!W.defined() || W.shape().rank() != 3 || d >= W.shape()[0]) {
+    return absl::InvalidArgumentError(absl::StrCat("W must be [D, ", G, "*H, I]"));
+  }
+  const int64_t D = W.shape()[0];
+  const DType dtype = W.dtype();
+  auto check = [&](const Var& v, const Shape& s, const char* name) -> absl::Status {
+    if (!v.defined() || v.dtype() != dtype || !IsFloating(dtype) || v.shape() != s) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, " must be floating ", s.ToString(), ", got ",
+          v.defined() ? absl::StrCat(DTypeName(v.dtype()), v.shape().ToString()) : "nothing"));
+    }
+    return absl::OkStatus();
+  };
+  GF_RETURN_IF_ERROR(check(W, Shape{D, G * H, I}, "W"));
+  GF_RETURN_IF_ERROR(check(R, Shape{D, G * H, H}, "R"));
+  if (B.defined()) GF_RETURN_IF_ERROR(check(B, Shape{D, 2 * G * H}, "B"));
+  if (spec.peepholes) GF_RETURN_IF_ERROR(check(P, Shape{D, 3 * H}, "P"));
+  // Rows [k*H, (k+1)*H) of row d: of a [D, n, m] tensor as [H, m], of a [D, n] one as [H].
+  auto block = [&](const Var& v, int64_t k) -> VarOr {
+    GF_ASSIGN_OR_RETURN(Var s, Slice(Slice(v, 0, d, d + 1), 1, k * H, (k + 1) * H));
+    if (v.shape().rank() == 2) return Reshape(s, Shape{H});
+    return Reshape(s, Shape{H, v.shape()[2]});
+  };
+  std::map<std::string, Var> p;
+  for (int64_t k = 0; k < G; ++k) {
+    const std::string g = gates.empty() ? "" : std::string(1, gates[k]);
+    if (spec.input_forget && g == "f") continue;  // f = 1 - i: its own weights are unused
+    GF_ASSIGN_OR_RETURN(p["W" + g], Transpose(block(W, k), {1, 0}));
+    GF_ASSIGN_OR_RETURN(p["R" + g], Transpose(block(R, k), {1, 0}));
+    if (B.defined()) {
+      GF_ASSIGN_OR_RETURN(p["Wb" + g], block(B, k));
+      GF_ASSIGN_OR_RETURN(p["Rb" + g], block(B, G + k));
+    } else {
+      p["Wb" + g] = p["Rb" + g] = Var::Constant(Tensor::Zeros({H}, dtype));
+    }
+    if (spec.peepholes && k < 3) {
+      GF_ASSIGN_OR_RETURN(p["P" + g], block(P, k));
+    }
+  }
+  return p;
 }
 
 }  // namespace gatefuse

@@ -157,25 +157,6 @@ const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string
   return nullptr;
 }
 
-// W[d] [rows, cols] of a [D, rows, cols] tensor, transposed to [cols, rows].
-absl::StatusOr<Tensor> DirectionTransposed(const Tensor& w, int d) {
-  NoGradGuard no_grad;
-  const Var v = Var::Constant(w);
-  GF_ASSIGN_OR_RETURN(Var s, Slice(v, 0, d, d + 1));
-  GF_ASSIGN_OR_RETURN(s, Reshape(s, Shape{w.shape()[1], w.shape()[2]}));
-  GF_ASSIGN_OR_RETURN(s, Transpose(s, {1, 0}));
-  return s.value().Cast(w.dtype());  // a fresh row-major tensor
-}
-
-// Columns [lo, hi) of row d of a [D, n] tensor.
-absl::StatusOr<Tensor> DirectionRow(const Tensor& b, int d, int64_t lo, int64_t hi) {
-  NoGradGuard no_grad;
-  GF_ASSIGN_OR_RETURN(Var s, Slice(Var::Constant(b), 0, d, d + 1));
-  GF_ASSIGN_OR_RETURN(s, Slice(s, 1, lo, hi));
-  GF_ASSIGN_OR_RETURN(s, Reshape(s, Shape{hi - lo}));
-  return s.value().Cast(b.dtype());
-}
-
 struct Importer {
   std::string what;
   std::map<std::string, Tensor> initializers;
@@ -288,19 +269,13 @@ absl::Status Importer::Recurrent(const onnx::NodeProto& n, NetworkNodeProto& nod
     (*cell->mutable_sizes())["I"] = I;
     (*cell->mutable_sizes())["H"] = H;
     if (!fold) continue;
-    const Tensor* W = Constant(input(1));
-    const DType dtype = W->dtype();
+    NoGradGuard no_grad;
+    auto var = [&](int k) { return input(k).empty() ? Var() : Var::Constant(*Constant(input(k))); };
+    absl::StatusOr<std::map<std::string, Var>> p =
+        OnnxCellParamsFromWeights(spec, H, I, d, var(1), var(2), var(3), has_p ? var(7) : Var());
+    if (!p.ok()) return Invalid(where, std::string(p.status().message()));
     const std::string prefix = absl::StrCat(node.name(), d == 0 ? ".fwd." : ".bwd.");
-    GF_ASSIGN_OR_RETURN(params[prefix + "W"], DirectionTransposed(*W, d));
-    GF_ASSIGN_OR_RETURN(params[prefix + "R"], DirectionTransposed(Constant(input(2))->Cast(dtype), d));
-    const Tensor bias = !input(3).empty() ? Constant(input(3))->Cast(dtype)
-                                          : Tensor::Zeros({D, 2 * G * H}, dtype);
-    GF_ASSIGN_OR_RETURN(params[prefix + "Wb"], DirectionRow(bias, d, 0, G * H));
-    GF_ASSIGN_OR_RETURN(params[prefix + "Rb"], DirectionRow(bias, d, G * H, 2 * G * H));
-    if (has_p) {
-      GF_ASSIGN_OR_RETURN(params[prefix + "P"],
-                          DirectionRow(Constant(input(7))->Cast(dtype), d, 0, 3 * H));
-    }
+    for (const auto& [name, v] : *p) params[prefix + name] = v.value().Clone();
   }
   // ONNX's input positions; the weights folded into the cells are left empty.
   if (op != "LSTM" && n.input_size() > 6) return Invalid(where, "has more than 6 inputs");

@@ -12,6 +12,7 @@
 #include "models/cells/cell_language.h"
 #include "models/nn/sequence_runner.h"
 #include "models/onnx/int_tensor.h"
+#include "models/onnx/onnx_cells.h"
 #include "models/onnx/network.h"
 #include "models/onnx/node_attrs.h"
 #include "ops/ops.h"
@@ -35,6 +36,7 @@ struct RecurrentNode {
   std::string where;
   int gates = 1;              // G: LSTM 4, GRU 3, RNN 1
   bool weights_folded = true;  // W, R, B, P are the cells' parameters, not inputs
+  bool input_forget = false;
   int64_t hidden_size = 0;
   bool layout_batch_major = false;  // layout = 1
   bool reverse_only = false;        // direction = reverse
@@ -49,43 +51,6 @@ absl::Status Invalid(const std::string& where, const std::string& what) {
 VarOr DirectionSlice(const Var& v, int d, int64_t B, int64_t H) {
   GF_ASSIGN_OR_RETURN(Var s, Slice(v, 0, d, d + 1));
   return Reshape(s, Shape{B, H});
-}
-
-// The cell parameters of direction d from the W, R, B, P inputs (ONNX's layout):
-// W[d] and R[d] transposed, B[d]'s halves, P[d]; on the tape, so gradients reach
-// whatever fed them.
-absl::StatusOr<std::map<std::string, Var>> WeightsFromInputs(const RecurrentNode& node,
-                                                             const std::vector<Var>& in, int d,
-                                                             DType dtype) {
-  const int64_t H = node.hidden_size, GH = node.gates * H;
-  const int64_t I = node.directions[d].input_size;
-  const int D = static_cast<int>(node.directions.size());
-  auto check = [&](int k, const Shape& s, const char* name) -> absl::Status {
-    if (in[k].dtype() != dtype || in[k].shape() != s) {
-      return Invalid(node.where, absl::StrCat(name, " must be ", DTypeName(dtype), s.ToString(),
-                                              ", got ", DTypeName(in[k].dtype()),
-                                              in[k].shape().ToString()));
-    }
-    return absl::OkStatus();
-  };
-  std::map<std::string, Var> p;
-  GF_RETURN_IF_ERROR(check(1, Shape{D, GH, I}, "W"));
-  GF_RETURN_IF_ERROR(check(2, Shape{D, GH, H}, "R"));
-  GF_ASSIGN_OR_RETURN(p["W"], Transpose(Reshape(Slice(in[1], 0, d, d + 1), Shape{GH, I}), {1, 0}));
-  GF_ASSIGN_OR_RETURN(p["R"], Transpose(Reshape(Slice(in[2], 0, d, d + 1), Shape{GH, H}), {1, 0}));
-  if (in[3].defined()) {
-    GF_RETURN_IF_ERROR(check(3, Shape{D, 2 * GH}, "B"));
-    GF_ASSIGN_OR_RETURN(Var b, Reshape(Slice(in[3], 0, d, d + 1), Shape{2 * GH}));
-    GF_ASSIGN_OR_RETURN(p["Wb"], Slice(b, 0, 0, GH));
-    GF_ASSIGN_OR_RETURN(p["Rb"], Slice(b, 0, GH, 2 * GH));
-  } else {
-    p["Wb"] = p["Rb"] = Var::Constant(Tensor::Zeros({GH}, dtype));
-  }
-  if (node.directions[d].peepholes) {
-    GF_RETURN_IF_ERROR(check(7, Shape{D, 3 * H}, "P"));
-    GF_ASSIGN_OR_RETURN(p["P"], Reshape(Slice(in[7], 0, d, d + 1), Shape{3 * H}));
-  }
-  return p;
 }
 
 absl::StatusOr<std::vector<Var>> RunNode(const RecurrentNode& node, const NetworkNodeProto& proto,
@@ -148,7 +113,14 @@ absl::StatusOr<std::vector<Var>> RunNode(const RecurrentNode& node, const Networ
         cell_params[dir.param_names[p]] = params.at(dir.qualified[p]);
       }
     } else {
-      GF_ASSIGN_OR_RETURN(cell_params, WeightsFromInputs(node, in, d, x.dtype()));
+      // The weights as inputs, converted on the tape.
+      const OnnxCellSpec spec{.op = proto.op(), .input_forget = node.input_forget,
+                              .peepholes = dir.peepholes};
+      absl::StatusOr<std::map<std::string, Var>> p = OnnxCellParamsFromWeights(
+          spec, H, dir.input_size, d, in[1], in[2], in[3],
+          in.size() > 7 ? in[7] : Var());
+      if (!p.ok()) return Invalid(where, std::string(p.status().message()));
+      cell_params = *std::move(p);
     }
     DirectionOptions o = options;
     o.reverse = d == 1 || node.reverse_only;
@@ -209,7 +181,8 @@ absl::StatusOr<NodeFn> MakeRecurrentNodeFn(const NetworkNodeProto& proto,
     GF_RETURN_IF_ERROR(a.Floats(s).status());
   }
   GF_RETURN_IF_ERROR(a.Float("clip", 0).status());
-  GF_RETURN_IF_ERROR(a.Int("input_forget", 0).status());
+  GF_ASSIGN_OR_RETURN(const int64_t input_forget, a.Int("input_forget", 0));
+  node->input_forget = input_forget != 0;
   GF_RETURN_IF_ERROR(a.Int("linear_before_reset", 0).status());
   GF_RETURN_IF_ERROR(a.CheckAllRead());
   if (node->hidden_size < 1) return Invalid(node->where, "hidden_size must be positive");
@@ -255,7 +228,7 @@ absl::StatusOr<NodeFn> MakeRecurrentNodeFn(const NetworkNodeProto& proto,
     }
     Direction dir;
     dir.states = cell.states;
-    for (const CellParam& p : cell.params) dir.peepholes = dir.peepholes || p.name == "P";
+    for (const CellParam& p : cell.params) dir.peepholes = dir.peepholes || p.name == "Pi";
     if (!node->weights_folded && lstm && dir.peepholes == proto.inputs(7).empty()) {
       return Invalid(tag, "declares a parameter P exactly when the node has a P input");
     }
