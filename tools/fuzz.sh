@@ -77,8 +77,8 @@ FILES=$(grep '^//' <<<"$LABELS" | sed -e 's|^//||' -e 's|:|/|' -e 's|^/||')
 LIBS=$(grep -oE '"-l[^"]+"' <<<"$BUILD_TEXT" | tr -d '"' | awk '!seen[$0]++' | tr '\n' ' ')
 if grep -q '"-fopenmp"' <<<"$BUILD_TEXT"; then LIBS+=" -lgomp"; fi
 # The `defines` of the targets (libonnx's headers need ONNX_NAMESPACE).
-DEFINES=$(grep -E '^ *defines = ' <<<"$BUILD_TEXT" | grep -oE '"[^"]+"' | tr -d '"' |
-          awk '!seen[$0]++ { printf "-D%s ", $0 }')
+DEFINES=$({ grep -E '^ *defines = ' <<<"$BUILD_TEXT" || true; } | grep -oE '"[^"]+"' | tr -d '"' |
+          awk '!seen[$0]++ { printf "-D%s ", $0 }' || true)
 
 PROTOS=$(grep '\.proto$' <<<"$FILES" || true)
 SOURCES=()
