@@ -19,9 +19,7 @@ const std::set<std::string> kRunFlags = {
 const std::set<std::string> kOutputFlags = {"csv", "out", "checkpoint-every", "checkpoint",
                                             "resume"};
 
-namespace {
-
-Settings Defaults(const std::string& task) {
+Settings DefaultSettings(const std::string& task) {
   std::string spec = "layers=1 seed=1 lr-schedule=constant dropout=0 clip=1 bidirectional=0 ";
   if (task == "adding") {
     spec += "T=100 hidden=32 embed=0 epochs=10 batch=50 lr=0.01 train-size=10000 "
@@ -38,8 +36,11 @@ Settings Defaults(const std::string& task) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     s.insert(kv);
   }
+  s["task"] = task;
   return s;
 }
+
+namespace {
 
 // An integer in [min, max]; the caps keep a typo from asking for terabytes.
 absl::StatusOr<int64_t> IntSetting(const Settings& s, const std::string& key, int64_t min,
@@ -73,6 +74,19 @@ absl::StatusOr<SequenceDataset> Cap(const SequenceDataset& d, int64_t n, uint64_
 }
 
 }  // namespace
+
+absl::StatusOr<ModelFile> ModelFileOf(const TaskModel& model, const TaskData& data,
+                                      const Settings& settings, const std::string& created_by) {
+  ModelFile file;
+  GF_RETURN_IF_ERROR(model.ToModelFile(file));
+  if (data.task() != Task::kAdding) {
+    for (const std::string& t : data.text().vocab.tokens()) file.add_vocabulary(t);
+  }
+  for (const auto& [k, v] : settings) (*file.mutable_metadata())[k] = v;
+  (*file.mutable_metadata())["fusion"] = model.fusion();
+  (*file.mutable_metadata())["created_by"] = created_by;
+  return file;
+}
 
 absl::StatusOr<RunConfig> Resolve(const Settings& s) {
   RunConfig r;
@@ -108,7 +122,7 @@ absl::StatusOr<Settings> SettingsFromFlags(const Args& args) {
     return absl::InvalidArgumentError("train needs --task sentiment|adding|lm");
   if (!args.Has("cell")) return absl::InvalidArgumentError("train needs --cell BUILTIN|FILE.cell");
   GF_RETURN_IF_ERROR(ParseTask(args.Get("task", "")).status());
-  Settings s = Defaults(args.Get("task", ""));
+  Settings s = DefaultSettings(args.Get("task", ""));
   for (const auto& [k, v] : args.flags) {
     if (kRunFlags.count(k)) s[k] = v;
   }

@@ -38,6 +38,8 @@ struct RunConfig {
 };
 
 absl::StatusOr<RunConfig> Resolve(const Settings& s);
+// Every run flag's default for `task` ("sentiment", "adding", "lm"), and the task.
+Settings DefaultSettings(const std::string& task);
 // For `train`: per-task defaults, then the flags.
 absl::StatusOr<Settings> SettingsFromFlags(const Args& args);
 // The settings a model file was trained with (its metadata); `path` names it in errors.
@@ -46,6 +48,10 @@ absl::StatusOr<Settings> StoredSettings(const ModelFile& file, const std::string
 // The run's data: the generated adding problem, or the text task (capped to the
 // --train-size / --test-size examples by a seeded choice).
 absl::StatusOr<TaskData> LoadData(const RunConfig& r);
+// The model, the data's vocabulary and the settings as a file (no checkpoint), so
+// eval, predict and --resume rebuild the run; metadata "created_by" = created_by.
+absl::StatusOr<ModelFile> ModelFileOf(const TaskModel& model, const TaskData& data,
+                                      const Settings& settings, const std::string& created_by);
 // A text model only makes sense with the ids it was trained with.
 absl::Status CheckVocabulary(const ModelFile& file, const TaskData& data);
 

@@ -65,20 +65,6 @@ void PrintHeader(const RunConfig& r, const TaskData& data, const TaskModel& mode
   std::printf("baseline: %s=%.4f\n", MetricName(task).c_str(), baseline);
 }
 
-// The model, vocabulary and settings as a file (no checkpoint).
-absl::StatusOr<ModelFile> ModelFileOf(const TaskModel& model, const TaskData& data,
-                                      const Settings& settings) {
-  ModelFile file;
-  GF_RETURN_IF_ERROR(model.ToModelFile(file));
-  if (data.task() != Task::kAdding) {
-    for (const std::string& t : data.text().vocab.tokens()) file.add_vocabulary(t);
-  }
-  for (const auto& [k, v] : settings) (*file.mutable_metadata())[k] = v;
-  (*file.mutable_metadata())["fusion"] = model.fusion();
-  (*file.mutable_metadata())["created_by"] = "gatefuse train";
-  return file;
-}
-
 struct TrainFlags {
   std::string csv, out, checkpoint_path;
   int64_t checkpoint_every = 0;
@@ -186,7 +172,7 @@ TrainCallbacks MakeCallbacks(const Session& s, const Trainer& trainer, ProgressB
 }
 
 absl::Status SaveCheckpoint(const Session& s, const Checkpoint& c, ProgressBar& bar) {
-  GF_ASSIGN_OR_RETURN(ModelFile file, ModelFileOf(*s.model, *s.data, s.settings));
+  GF_ASSIGN_OR_RETURN(ModelFile file, ModelFileOf(*s.model, *s.data, s.settings, "gatefuse train"));
   *file.mutable_checkpoint() = c;
   GF_RETURN_IF_ERROR(SaveModelFile(file, s.flags.checkpoint_path));
   bar.Clear();
@@ -216,7 +202,7 @@ absl::Status TrainAndReport(Session& s) {
   const std::string final_line =
       absl::StrFormat("final: %s=%.4f baseline=%.4f", metric, final_eval.metric, baseline);
   if (!s.flags.out.empty()) {
-    GF_ASSIGN_OR_RETURN(ModelFile file, ModelFileOf(*s.model, *s.data, s.settings));
+    GF_ASSIGN_OR_RETURN(ModelFile file, ModelFileOf(*s.model, *s.data, s.settings, "gatefuse train"));
     (*file.mutable_metadata())["test_" + metric] = absl::StrFormat("%.6f", final_eval.metric);
     (*file.mutable_metadata())["baseline_" + metric] = absl::StrFormat("%.6f", baseline);
     GF_RETURN_IF_ERROR(SaveModelFile(file, s.flags.out));

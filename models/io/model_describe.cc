@@ -70,6 +70,10 @@ std::string DescribeModelFile(const ModelFile& model) {
         }
       }
     }
+    if (c.has_deep_graph()) {
+      absl::StrAppend(&out, "  graph of the layers above the first: ", c.deep_graph().nodes_size(),
+                      " nodes (the same equations over the layer below's outputs)\n");
+    }
   } else {
     out += "cell: none\n";
   }

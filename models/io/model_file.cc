@@ -61,6 +61,11 @@ absl::Status CheckCell(const CellSourceProto& cell) {
     absl::StatusOr<Graph> g = FromProto(cell.graph());
     if (!g.ok()) return Invalid("cell graph", g.status().message());
   }
+  if (cell.has_deep_graph()) {
+    if (!cell.has_graph()) return Invalid("cell", "has a deeper layers' graph but no first graph");
+    absl::StatusOr<Graph> g = FromProto(cell.deep_graph());
+    if (!g.ok()) return Invalid("cell deeper layers' graph", g.status().message());
+  }
   if (builtin_only) {
     const std::vector<std::string> kinds = BuiltinCellKinds();
     // Files may name a kind by an old alias (peephole_lstm); it loads as its kind.

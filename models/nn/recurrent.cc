@@ -18,25 +18,105 @@
 namespace gatefuse {
 namespace {
 
-// The cell of one layer and its traced (unfused) step graph.
-absl::Status MakeCell(const CellSpec& spec, int64_t input_size, const RecurrentOptions& options,
-                      Cell& cell, Graph& graph) {
+// The dtype a stored cell graph computes in (that of its input x).
+DType GraphDType(const Graph& graph) {
+  for (NodeId id : graph.Inputs()) {
+    const NodeData& n = graph.node(id);
+    if (n.role == InputRole::kInput) return n.outputs[0].dtype;
+  }
+  return DType::kF32;
+}
+
+absl::Status CheckCppSpec(const CellSpec& spec) {
+  if (spec.name.empty()) {
+    return absl::InvalidArgumentError("recurrent layer: a C++ cell needs a name");
+  }
+  const std::vector<std::string> kinds = BuiltinCellKinds();
+  if (std::find(kinds.begin(), kinds.end(), CanonicalCellKind(spec.name)) != kinds.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "recurrent layer: the C++ cell '", spec.name,
+        "' has the name of a builtin kind; a saved model would load as that kind (choose another)"));
+  }
+  if (!spec.factory && spec.graphs.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent layer: the C++ cell '", spec.name, "' has no factory"));
+  }
+  return absl::OkStatus();
+}
+
+// The cell of layer `layer` and its traced (unfused) step graph.
+absl::Status MakeCell(const CellSpec& spec, int layer, int64_t input_size,
+                      const RecurrentOptions& options, Cell& cell, Graph& graph) {
   if (!spec.builtin.empty()) {
     GF_ASSIGN_OR_RETURN(cell, BuiltinCell(spec.builtin, input_size, options.hidden_size));
     GF_ASSIGN_OR_RETURN(graph, TraceCell(cell, options.dtype));
     return absl::OkStatus();
   }
-  GF_ASSIGN_OR_RETURN(CellSource src, ParseCellSource(spec.cell_text, spec.cell_filename));
-  GF_ASSIGN_OR_RETURN(graph, CompileCell(src, {{"I", input_size}, {"H", options.hidden_size}},
-                                         options.dtype, kTraceBatch));
+  if (!spec.cell_text.empty()) {
+    GF_ASSIGN_OR_RETURN(CellSource src, ParseCellSource(spec.cell_text, spec.cell_filename));
+    GF_ASSIGN_OR_RETURN(graph, CompileCell(src, {{"I", input_size}, {"H", options.hidden_size}},
+                                           options.dtype, kTraceBatch));
+    GF_ASSIGN_OR_RETURN(cell, CellFromGraph(graph));
+    return absl::OkStatus();
+  }
+  GF_RETURN_IF_ERROR(CheckCppSpec(spec));
+  const std::string where = absl::StrCat("recurrent layer: cell '", spec.name, "' (layer ", layer, ")");
+  if (spec.factory) {
+    absl::StatusOr<Cell> made = spec.factory(input_size, options.hidden_size);
+    if (!made.ok()) {
+      return absl::Status(made.status().code(), absl::StrCat(where, ": ", made.status().message()));
+    }
+    cell = *std::move(made);
+    if (cell.input_size != input_size || cell.hidden_size != options.hidden_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": the factory made a cell of input size ", cell.input_size, " and hidden size ",
+          cell.hidden_size, " when asked for ", input_size, " and ", options.hidden_size));
+    }
+    if (cell.kind != spec.name) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": the factory's cell is named '",
+                                                     cell.kind, "'; name it '", spec.name, "'"));
+    }
+    absl::StatusOr<Graph> traced = TraceCell(cell, options.dtype);
+    if (!traced.ok()) {
+      return absl::Status(traced.status().code(),
+                          absl::StrCat(where, ": ", traced.status().message()));
+    }
+    graph = *std::move(traced);
+    return absl::OkStatus();
+  }
+  // Stored graphs: the first layer's, then the one every deeper layer shares.
+  const size_t k = layer == 0 ? 0 : 1;
+  if (k >= spec.graphs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": no stored step graph for layers above the first"));
+  }
+  graph = spec.graphs[k];
+  if (GraphDType(graph) != options.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": the stored step graph is ",
+                                                   DTypeName(GraphDType(graph)), ", the layer ",
+                                                   DTypeName(options.dtype)));
+  }
   GF_ASSIGN_OR_RETURN(cell, CellFromGraph(graph));
+  if (cell.input_size != input_size) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": the stored step graph takes inputs of ",
+                                                   cell.input_size, " features, the layer gives ",
+                                                   input_size));
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
 
+CellSpec CellSpec::Cpp(std::string name, CellFactory factory) {
+  CellSpec spec;
+  spec.name = std::move(name);
+  spec.factory = std::move(factory);
+  return spec;
+}
+
 std::string CellSpec::DisplayName() const {
-  return builtin.empty() ? cell_filename : builtin;
+  if (!builtin.empty()) return builtin;
+  return cell_text.empty() ? name : cell_filename;
 }
 
 absl::StatusOr<CellSpec> CellSpecFromFlag(const std::string& flag) {
@@ -79,7 +159,7 @@ absl::StatusOr<Recurrent> Recurrent::Create(const CellSpec& spec, const Recurren
   for (int l = 0; l < options.num_layers; ++l) {
     Layer layer;
     Graph traced;
-    GF_RETURN_IF_ERROR(MakeCell(spec, input_size, options, layer.cell, traced));
+    GF_RETURN_IF_ERROR(MakeCell(spec, l, input_size, options, layer.cell, traced));
     if (layer.cell.states.empty() || layer.cell.hidden_size != options.hidden_size) {
       return absl::InvalidArgumentError(
           absl::StrCat("recurrent layer: cell ", spec.DisplayName(), " has hidden size ",

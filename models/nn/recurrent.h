@@ -1,4 +1,4 @@
-// Recurrent: a recurrent layer around any cell (builtin, .cell file), stacked and
+// Recurrent: a recurrent layer around any cell (builtin, .cell file, C++), stacked and
 // bidirectional, over batches of sequences of different lengths.
 //
 //   GF_ASSIGN_OR_RETURN(CellSpec spec, CellSpecFromFlag("lstm"));   // or "my.cell"
@@ -20,6 +20,7 @@
 #define GATEFUSE_MODELS_NN_RECURRENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,12 +33,38 @@
 
 namespace gatefuse {
 
-// Where a cell comes from: a builtin kind, or the text of a .cell file.
+// A cell written in C++: the Cell (states, parameters, step) for one layer's sizes.
+// Each layer has its own input size (the first the layer's, the others the output
+// size of the layer below), so the recurrent layer asks once per layer.
+using CellFactory =
+    std::function<absl::StatusOr<Cell>(int64_t input_size, int64_t hidden_size)>;
+
+// Where a cell comes from: a builtin kind, the text of a .cell file, a C++ cell, or
+// the traced step graphs of one (what a model file made with a C++ cell keeps, so a
+// binary without that C++ code runs it). Every kind is traced or compiled to a step
+// graph, then recognised and fused or compiled alike.
+//
+//   CellSpec spec = CellSpec::Cpp("janet", [](int64_t I, int64_t H) -> absl::StatusOr<Cell> {
+//     Cell c{.kind = "janet", .input_size = I, .hidden_size = H, .states = {"h"}};
+//     c.params = {{"Wf", {I, H}}, {"Uf", {H, H}}, {"bf", {H}}, ...};
+//     c.step = [](const Var& x, const std::vector<Var>& s, const ParamMap& p) { ... };
+//     return c;
+//   });
 struct CellSpec {
-  std::string builtin;        // e.g. "lstm"; empty for a .cell
+  std::string builtin;        // e.g. "lstm"; empty otherwise
   std::string cell_text;      // the .cell source
   std::string cell_filename;  // for error messages
-  // The name users see: the builtin kind, or the .cell's file name.
+  // A C++ cell or stored graphs: the cell's name (its graphs are named after it).
+  std::string name;
+  CellFactory factory;  // a C++ cell
+  // A cell known by its unfused step graphs alone: graphs[0] for the first layer,
+  // graphs[1] (when there is more than one layer) for the layers above it.
+  std::vector<Graph> graphs;
+
+  // Recurrent::Create refuses (InvalidArgument) an empty name, a builtin kind's
+  // name (a saved file would read as that kind) and a missing factory.
+  static CellSpec Cpp(std::string name, CellFactory factory);
+  // The name users see: the builtin kind, the .cell's file name or the C++ cell's name.
   std::string DisplayName() const;
 };
 

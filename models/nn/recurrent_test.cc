@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/compare.h"
+#include "models/nn/cpp_cells_testing.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 
@@ -13,7 +14,7 @@ namespace gatefuse {
 namespace {
 
 struct Case {
-  std::string cell;  // builtin kind or .cell path
+  std::string cell;  // builtin kind, .cell path, or "cpp:<name>" (models/nn/cpp_cells_testing.h)
   int layers;
   bool bidirectional;
   std::string merge;
@@ -47,6 +48,12 @@ VarOr Loss(const RecurrentOutput& out, const Tensor& wy, const Tensor& wl) {
   return Sum(out.y * Var::Leaf(wy)) + Sum(out.last * Var::Leaf(wl));
 }
 
+absl::StatusOr<CellSpec> SpecOf(const std::string& cell) {
+  if (cell == "cpp:janet") return testing_cells::Janet();
+  if (cell == "cpp:concat_lstm") return testing_cells::ConcatLstm();
+  return CellSpecFromFlag(cell);
+}
+
 class VariableLengthTest : public testing::TestWithParam<Case> {};
 
 TEST_P(VariableLengthTest, BatchEqualsEachSequenceAlone) {
@@ -55,7 +62,7 @@ TEST_P(VariableLengthTest, BatchEqualsEachSequenceAlone) {
   const int64_t T = 6, I = 3, H = 4;
   const std::vector<int64_t> len = {6, 2, 0, 4, 2};
   const int64_t B = len.size();
-  absl::StatusOr<CellSpec> spec = CellSpecFromFlag(c.cell);
+  absl::StatusOr<CellSpec> spec = SpecOf(c.cell);
   ASSERT_TRUE(spec.ok()) << spec.status();
   absl::StatusOr<Recurrent> rnn = Recurrent::Create(
       *spec, {.input_size = I, .hidden_size = H, .num_layers = c.layers,
@@ -140,6 +147,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"lstm", 2, true, "concat", DType::kF32, 1e-4},
                     Case{"gru_lbr", 2, true, "sum", DType::kF32, 1e-4},
                     Case{"models/cells/peephole.cell", 1, true, "concat", DType::kF32, 1e-4},
+                    Case{"cpp:janet", 2, true, "concat", DType::kF32, 1e-4},
+                    Case{"cpp:concat_lstm", 2, true, "sum", DType::kF32, 1e-4},
+                    Case{"cpp:janet", 1, true, "concat", DType::kF64, 1e-12},
                     Case{"lstm", 2, true, "concat", DType::kF64, 1e-12},
                     Case{"rnn_tanh", 1, true, "sum", DType::kF64, 1e-12}));
 

@@ -1,5 +1,6 @@
 #include "models/tasks/task_model.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -72,26 +73,42 @@ absl::StatusOr<int64_t> IntParam(const LayerConfig& layer, const std::string& ke
 
 CellSourceProto CellSourceOf(const CellSpec& spec, int64_t input_size, int64_t hidden) {
   CellSourceProto cell;
-  if (spec.builtin.empty()) {
+  if (!spec.cell_text.empty()) {
     absl::StatusOr<CellSource> src = ParseCellSource(spec.cell_text, spec.cell_filename);
     if (src.ok()) cell.set_kind(src->name);
     cell.set_cell_text(spec.cell_text);
     cell.set_cell_filename(spec.cell_filename);
-  } else {
+  } else if (!spec.builtin.empty()) {
     cell.set_kind(spec.builtin);
+  } else {
+    cell.set_kind(spec.name);  // a C++ cell: the graphs ToModelFile stores define it
   }
   (*cell.mutable_sizes())["I"] = input_size;
   (*cell.mutable_sizes())["H"] = hidden;
   return cell;
 }
 
-CellSpec CellSpecOf(const CellSourceProto& cell) {
+bool IsBuiltinKind(const std::string& kind) {
+  const std::vector<std::string> kinds = BuiltinCellKinds();
+  return std::find(kinds.begin(), kinds.end(), CanonicalCellKind(kind)) != kinds.end();
+}
+
+absl::StatusOr<CellSpec> CellSpecOf(const CellSourceProto& cell) {
   CellSpec spec;
-  if (cell.cell_text().empty()) {
-    spec.builtin = CanonicalCellKind(cell.kind());  // an old alias loads as its kind
-  } else {
+  if (!cell.cell_text().empty()) {
     spec.cell_text = cell.cell_text();
     spec.cell_filename = cell.cell_filename().empty() ? "<model file>" : cell.cell_filename();
+  } else if (IsBuiltinKind(cell.kind()) || !cell.has_graph()) {
+    spec.builtin = CanonicalCellKind(cell.kind());  // an old alias loads as its kind
+  } else {
+    // A cell written in C++: run from its stored step graphs.
+    spec.name = cell.kind();
+    GF_ASSIGN_OR_RETURN(Graph first, FromProto(cell.graph()));
+    spec.graphs.push_back(std::move(first));
+    if (cell.has_deep_graph()) {
+      GF_ASSIGN_OR_RETURN(Graph deep, FromProto(cell.deep_graph()));
+      spec.graphs.push_back(std::move(deep));
+    }
   }
   return spec;
 }
@@ -104,7 +121,7 @@ absl::StatusOr<ModelConfig> ConfigFromFile(const ModelFile& file) {
   ModelConfig c;
   GF_ASSIGN_OR_RETURN(c.task, ParseTask(task_it->second));
   if (!file.has_cell()) return absl::InvalidArgumentError("model file: no cell");
-  c.cell = CellSpecOf(file.cell());
+  GF_ASSIGN_OR_RETURN(c.cell, CellSpecOf(file.cell()));
   GF_ASSIGN_OR_RETURN(const LayerConfig* rnn, FindLayer(file, "recurrent"));
   GF_ASSIGN_OR_RETURN(c.hidden, IntParam(*rnn, "hidden_size"));
   GF_ASSIGN_OR_RETURN(const int64_t layers, IntParam(*rnn, "num_layers"));
@@ -122,16 +139,27 @@ absl::StatusOr<ModelConfig> ConfigFromFile(const ModelFile& file) {
   return c;
 }
 
-// The cell graph a file stores (its unfused equations, first layer) must be the
-// one its cell source gives: a file whose equations and declared cell disagree is
-// refused rather than run with either.
-absl::Status CheckStoredGraph(const ModelFile& file, const Graph& rebuilt) {
-  if (!file.cell().has_graph()) return absl::OkStatus();
-  GF_ASSIGN_OR_RETURN(Graph stored, FromProto(file.cell().graph()));
-  if (PrintGraph(stored) != PrintGraph(rebuilt)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model file: the stored cell graph '", stored.name(),
-        "' is not the graph its cell source (", file.cell().kind(), ") gives"));
+// The cell graphs a file stores (its unfused equations: the first layer's and
+// the deeper layers') must be those its cell source gives: a file whose equations
+// and declared cell disagree is refused rather than run with either.
+absl::Status CheckStoredGraphs(const ModelFile& file, const Recurrent& rnn) {
+  const CellSourceProto& cell = file.cell();
+  auto check = [&](const GraphProto& proto, const Graph& rebuilt) -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Graph stored, FromProto(proto));
+    if (PrintGraph(stored) != PrintGraph(rebuilt)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model file: the stored cell graph '", stored.name(),
+          "' is not the graph its cell source (", cell.kind(), ") gives"));
+    }
+    return absl::OkStatus();
+  };
+  if (cell.has_graph()) GF_RETURN_IF_ERROR(check(cell.graph(), rnn.source_cell(0)));
+  if (cell.has_deep_graph()) {
+    if (rnn.options().num_layers < 2) {
+      return absl::InvalidArgumentError(
+          "model file: the cell has a graph for deeper layers but the model has one layer");
+    }
+    GF_RETURN_IF_ERROR(check(cell.deep_graph(), rnn.source_cell(1)));
   }
   return absl::OkStatus();
 }
@@ -271,6 +299,10 @@ absl::Status TaskModel::ToModelFile(ModelFile& file) const {
   const RecurrentOptions& r = recurrent_.options();
   *file.mutable_cell() = CellSourceOf(config_.cell, r.input_size, r.hidden_size);
   GF_ASSIGN_OR_RETURN(*file.mutable_cell()->mutable_graph(), ToProto(recurrent_.source_cell(0)));
+  if (r.num_layers > 1) {
+    GF_ASSIGN_OR_RETURN(*file.mutable_cell()->mutable_deep_graph(),
+                        ToProto(recurrent_.source_cell(1)));
+  }
   file.clear_layers();
   if (embedding_) {
     *file.add_layers() = MakeLayer(
@@ -294,7 +326,7 @@ absl::Status TaskModel::ToModelFile(ModelFile& file) const {
 absl::StatusOr<TaskModel> TaskModel::FromModelFile(const ModelFile& file) {
   GF_ASSIGN_OR_RETURN(ModelConfig config, ConfigFromFile(file));
   GF_ASSIGN_OR_RETURN(TaskModel model, Create(config));
-  GF_RETURN_IF_ERROR(CheckStoredGraph(file, model.recurrent_.source_cell(0)));
+  GF_RETURN_IF_ERROR(CheckStoredGraphs(file, model.recurrent_));
   GF_RETURN_IF_ERROR(LoadParameters(file, model.params_));
   return model;
 }

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "models/cells/cell.h"
 #include "models/io/model_file.h"
+#include "models/nn/cpp_cells_testing.h"
 
 namespace gatefuse {
 namespace {
@@ -85,6 +86,50 @@ TEST(TaskModelRoundTripTest, StackedAndBidirectional) {
   c.cell = *CellSpecFromFlag("gru");
   c.num_layers = 2;
   ExpectSameOutputs(c, TextInput());
+}
+
+// A C++ cell's model file keeps its step graphs (the first layer's and the
+// deeper layers'), and loads from them alone: the loaded model has no factory.
+TEST(TaskModelRoundTripTest, CppCellLoadsFromItsGraphs) {
+  for (CellSpec (*spec)() : {&testing_cells::Janet, &testing_cells::ConcatLstm}) {
+    ModelConfig c = Config(Task::kSentiment, "lstm");
+    c.cell = spec();
+    c.num_layers = 2;
+    c.bidirectional = true;
+    SCOPED_TRACE(c.cell.name);
+    ExpectSameOutputs(c, TextInput());
+    ModelFile file;
+    ASSERT_TRUE(TaskModel::Create(c)->ToModelFile(file).ok());
+    EXPECT_EQ(file.cell().kind(), c.cell.name);
+    EXPECT_TRUE(file.cell().cell_text().empty());
+    EXPECT_TRUE(file.cell().has_graph());
+    EXPECT_TRUE(file.cell().has_deep_graph());
+    absl::StatusOr<TaskModel> back = TaskModel::FromModelFile(file);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_FALSE(back->config().cell.factory);
+    EXPECT_EQ(back->config().cell.graphs.size(), 2u);
+    EXPECT_EQ(back->PathLines(), TaskModel::Create(c)->PathLines());
+  }
+}
+
+// A stored graph that is not what the cell's source gives is refused, as is a
+// graph-only cell whose first graph is missing.
+TEST(TaskModelRoundTripTest, CppCellFileMismatchesAreRefused) {
+  ModelConfig c = Config(Task::kSentiment, "lstm");
+  c.cell = testing_cells::Janet();
+  c.num_layers = 2;
+  ModelFile file;
+  ASSERT_TRUE(TaskModel::Create(c)->ToModelFile(file).ok());
+  ModelFile one_layer = file;
+  for (LayerConfig& layer : *one_layer.mutable_layers()) {
+    if (layer.name() == "recurrent") (*layer.mutable_int_params())["num_layers"] = 1;
+  }
+  EXPECT_THAT(TaskModel::FromModelFile(one_layer).status().message(),
+              HasSubstr("graph for deeper layers but the model has one layer"));
+  ModelFile swapped = file;
+  *swapped.mutable_cell()->mutable_deep_graph() = file.cell().graph();
+  EXPECT_THAT(TaskModel::FromModelFile(swapped).status().message(),
+              HasSubstr("takes inputs of 5 features, the layer gives 6"));
 }
 
 TEST(TaskModelRoundTripTest, Adding) {
