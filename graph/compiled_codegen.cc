@@ -1,9 +1,10 @@
 #include "graph/compiled_codegen.h"
 
-#include <map>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "graph/compiled_sweeps.h"
 #include "graph/text.h"
 #include "ops/registry.h"
 
@@ -16,6 +17,19 @@ const pointwise::Lowering* LoweringOf(const std::string& op) {
   absl::StatusOr<const OpDef*> def = OpRegistry::Global().Find(op);
   if (!def.ok() || !(*def)->lowering) return nullptr;
   return &*(*def)->lowering;
+}
+
+absl::StatusOr<Immediates> ImmediatesOf(const NodeData& d, const pointwise::Lowering& l) {
+  Immediates imm;
+  if (!l.scalar_attr.empty()) {
+    GF_ASSIGN_OR_RETURN(const double s, d.attrs.GetFloat(d.op, l.scalar_attr));
+    imm.s = static_cast<float>(s);
+  }
+  if (!l.scalar_attr2.empty()) {
+    GF_ASSIGN_OR_RETURN(const double t, d.attrs.GetFloat(d.op, l.scalar_attr2));
+    imm.t = static_cast<float>(t);
+  }
+  return imm;
 }
 
 namespace {
@@ -32,25 +46,24 @@ Instr WithImmediates(Instr i, Immediates imm) {
 }  // namespace
 
 int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immediates imm,
-                pointwise::Program& p) {
-  int out = p.num_registers++;
+                int& num_registers, std::vector<Instr>& code) {
+  int out = num_registers++;
   if (l.variadic && in.size() == 1) {
-    p.code.push_back({Op::kCopy, out, in[0]});
+    code.push_back({Op::kCopy, out, in[0]});
     return out;
   }
-  p.code.push_back(
-      WithImmediates({l.forward, out, in[0], in.size() > 1 ? in[1] : -1, -1}, imm));
+  code.push_back(WithImmediates({l.forward, out, in[0], in.size() > 1 ? in[1] : -1, -1}, imm));
   // A variadic op folds: ((x0 op x1) op x2) op ...
   for (size_t k = 2; k < in.size(); ++k) {
-    const int next = p.num_registers++;
-    p.code.push_back(WithImmediates({l.forward, next, out, in[k], -1}, imm));
+    const int next = num_registers++;
+    code.push_back(WithImmediates({l.forward, next, out, in[k], -1}, imm));
     out = next;
   }
   return out;
 }
 
 void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
-                 const std::vector<int>& dx, Immediates imm, pointwise::Program& p) {
+                 const std::vector<int>& dx, Immediates imm, std::vector<Instr>& code) {
   for (size_t k = 0; k < x.size(); ++k) {
     for (const pointwise::AdjointInstr& a : l.adjoints[l.variadic ? 0 : k]) {
       int regs[3] = {-1, -1, -1};
@@ -60,154 +73,97 @@ void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<
                   : r.kind == pointwise::Ref::kOutput ? y
                                                       : x[r.input];
       }
-      p.code.push_back(WithImmediates({a.op, dx[k], regs[0], regs[1], regs[2]}, imm));
+      code.push_back(WithImmediates({a.op, dx[k], regs[0], regs[1], regs[2]}, imm));
     }
   }
+}
+
+int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immediates imm,
+                pointwise::Program& p) {
+  return EmitForward(l, in, imm, p.num_registers, p.code);
+}
+
+void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
+                 const std::vector<int>& dx, Immediates imm, pointwise::Program& p) {
+  EmitAdjoint(l, gy, y, x, dx, imm, p.code);
 }
 
 namespace {
 
-// Emits into one program and its operand list.
-struct Emitter {
-  pointwise::Program* prog;
-  std::vector<OperandDef>* operands;
-  int NewReg() { return prog->num_registers++; }
-  void Add(Instr i) { prog->code.push_back(i); }
-  int AddOperand(const OperandDef& o) {
-    operands->push_back(o);
-    return static_cast<int>(operands->size()) - 1;
-  }
-};
-
-// The immediates of node `d` lowered as `l` (its scalar attributes, as f32).
-absl::StatusOr<Immediates> ImmediatesOf(const NodeData& d, const pointwise::Lowering& l) {
-  Immediates imm;
-  if (!l.scalar_attr.empty()) {
-    GF_ASSIGN_OR_RETURN(const double s, d.attrs.GetFloat(d.op, l.scalar_attr));
-    imm.s = static_cast<float>(s);
-  }
-  if (!l.scalar_attr2.empty()) {
-    GF_ASSIGN_OR_RETURN(const double t, d.attrs.GetFloat(d.op, l.scalar_attr2));
-    imm.t = static_cast<float>(t);
-  }
-  return imm;
-}
-
-// The forward instructions of a group; `regs` maps values (group values and
-// loaded operands) to registers. With `store`, materialized values are written.
-absl::Status EmitGroupForward(Layout& layout, const GroupDef& group, Emitter e,
-                              std::map<ValueRef, int>& regs, std::vector<ValueRef>& loaded,
-                              bool store) {
-  const Graph& g = layout.graph;
-  for (NodeId id : group.nodes) {
-    const NodeData& d = g.node(id);
-    std::vector<int> in;
-    for (const ValueRef& v : d.inputs) {
-      auto it = regs.find(v);
-      if (it == regs.end()) {
-        const int r = e.NewReg();
-        OperandDef op;
-        const Slot& s = layout.slots[v.node];
-        if (s.kind == Slot::kBoundary) {
-          op.kind = OperandDef::kBroadcast;
-          op.boundary = layout.boundary_of.at(v.node);
-        } else {
-          if (s.kind == Slot::kRegister) layout.Materialize(v.node);
-          op.kind = OperandDef::kRegion;
-          op.region = layout.slots[v.node].region;
-        }
-        e.Add({Op::kLoad, r, -1, -1, -1, 0, e.AddOperand(op)});
-        it = regs.emplace(v, r).first;
-        loaded.push_back(v);
-      }
-      in.push_back(it->second);
-    }
-    const pointwise::Lowering* l = LoweringOf(d.op);
-    if (l == nullptr) {
-      return layout.Unsupported(absl::StrCat("op ", d.op, " (node ", NodeLabel(g, id),
-                                             ") has no pointwise lowering"));
-    }
-    GF_ASSIGN_OR_RETURN(const Immediates imm, ImmediatesOf(d, *l));
-    const int out = EmitForward(*l, in, imm, *e.prog);
-    regs[{id, 0}] = out;
-    if (store && layout.slots[id].materialized) {
-      const int dst = e.AddOperand({OperandDef::kRegion, layout.slots[id].region});
-      e.Add({Op::kStore, -1, out, -1, -1, 0, dst});
-    }
-  }
-  return absl::OkStatus();
+// A Concat part copied into its columns: y[:, a:b] = part; backward d part += dy[:, a:b].
+void EmitCopy(GroupDef& group) {
+  const CopyDef& c = *group.copy;
+  group.forward = pointwise::Program();
+  group.forward.width = group.width;
+  group.forward.num_registers = 1;
+  group.forward_operands = {{OperandDef::kRegion, c.from}, {OperandDef::kRegion, c.to}};
+  group.forward.code = {{Op::kLoad, 0, -1, -1, -1, 0, 0}, {Op::kStore, -1, 0, -1, -1, 0, 1}};
+  group.backward = pointwise::Program();
+  group.backward.width = group.width;
+  group.backward.num_registers = 1;
+  group.backward_operands = {{OperandDef::kAdjoint, c.to}, {OperandDef::kAdjoint, c.from}};
+  group.backward.code = {{Op::kLoad, 0, -1, -1, -1, 0, 0}, {Op::kAccStore, -1, 0, -1, -1, 0, 1}};
 }
 
 }  // namespace
 
+void StoreSoleAdjoints(Structure& s) {
+  // Per buffer and column: how many writes its adjoint gets per step (a read, or a
+  // write of another step's block, counts as two: the buffer keeps its zeroing).
+  std::vector<std::vector<int>> writes(s.buffers.size());
+  for (size_t b = 0; b < s.buffers.size(); ++b) writes[b].assign(s.buffers[b].cols, 0);
+  auto count = [&](const Region& r, int n) {
+    for (int64_t c = r.col; c < r.col + r.width; ++c) writes[r.buffer][c] += r.dt == 0 ? n : 2;
+  };
+  // fn(instruction, its operand) for every instruction of g's backward on an adjoint.
+  auto each_adjoint_access = [](GroupDef& g, auto&& fn) {
+    auto visit = [&](std::vector<Instr>& code) {
+      for (Instr& i : code) {
+        if ((i.op == Op::kAccStore || i.op == Op::kLoad) &&
+            g.backward_operands[i.operand].kind == OperandDef::kAdjoint) {
+          fn(i, g.backward_operands[i.operand]);
+        }
+      }
+    };
+    visit(g.backward.code);
+    for (pointwise::Sweep& w : g.backward.sweeps) {
+      visit(w.row);
+      visit(w.chunk);
+    }
+  };
+  for (GroupDef& g : s.groups) {
+    each_adjoint_access(g, [&](Instr& i, const OperandDef& o) {
+      count(o.region, i.op == Op::kAccStore ? 1 : 2);
+    });
+  }
+  for (const GemmDef& g : s.gemms) count(g.lhs, 2);  // d lhs += dZ W^T accumulates
+  for (size_t b = 0; b < s.buffers.size(); ++b) {
+    BufferDef& buf = s.buffers[b];
+    if (buf.kind != BufferKind::kGemm && buf.kind != BufferKind::kHoisted) continue;
+    buf.stored_adjoint = std::all_of(writes[b].begin(), writes[b].end(),
+                                     [](int n) { return n == 1; });
+  }
+  for (GroupDef& g : s.groups) {
+    each_adjoint_access(g, [&](Instr& i, const OperandDef& o) {
+      if (i.op == Op::kAccStore && s.buffers[o.region.buffer].stored_adjoint) i.op = Op::kStore;
+    });
+  }
+}
+
 absl::Status EmitGroup(Layout& layout, GroupDef& group) {
-  const Graph& g = layout.graph;
-  // Forward. (Materializing an operand here may add buffers, never groups.)
-  {
-    std::map<ValueRef, int> regs;
-    std::vector<ValueRef> loaded;
-    GF_RETURN_IF_ERROR(EmitGroupForward(layout, group, {&group.forward, &group.forward_operands},
-                                        regs, loaded, /*store=*/true));
-    group.forward.width = group.width;
+  if (group.copy) {
+    EmitCopy(group);
+    return absl::OkStatus();
   }
-  // Backward: recompute in registers, then the adjoints in reverse order.
-  std::map<ValueRef, int> regs;
-  std::vector<ValueRef> loaded;
-  Emitter e{&group.backward, &group.backward_operands};
-  GF_RETURN_IF_ERROR(EmitGroupForward(layout, group, e, regs, loaded, /*store=*/false));
-  group.backward.width = group.width;
-  // Adjoint registers: a materialized value starts from its adjoint in memory
-  // (what later groups and GEMMs added), every other value from zero.
-  std::map<ValueRef, int> adj;
-  for (NodeId id : group.nodes) {
-    const int r = e.NewReg();
-    adj[{id, 0}] = r;
-    if (layout.slots[id].materialized) {
-      const int src = e.AddOperand({OperandDef::kAdjoint, layout.slots[id].region});
-      e.Add({Op::kLoad, r, -1, -1, -1, 0, src});
-    } else {
-      e.Add({Op::kZero, r});
+  GF_RETURN_IF_ERROR(EmitSweeps(layout, group));
+  for (const pointwise::Program* p : {&group.forward, &group.backward}) {
+    if (p->num_registers > pointwise::kMaxRegisters) {
+      std::string first = group.nodes.empty() ? "" : NodeLabel(layout.graph, group.nodes[0]);
+      return layout.Unsupported(absl::StrCat(
+          "the pointwise group of ", group.nodes.size(), " ops from node ", first, " (level ",
+          group.level, ", [B, ", group.width, "]) needs ", p->num_registers,
+          " registers (at most ", pointwise::kMaxRegisters, ")"));
     }
-  }
-  for (const ValueRef& v : loaded) {
-    const int r = e.NewReg();
-    adj[v] = r;
-    e.Add({Op::kZero, r});
-  }
-  for (auto it = group.nodes.rbegin(); it != group.nodes.rend(); ++it) {
-    const NodeData& d = g.node(*it);
-    std::vector<int> dx, x;
-    for (const ValueRef& v : d.inputs) {
-      dx.push_back(adj.at(v));
-      x.push_back(regs.at(v));
-    }
-    const pointwise::Lowering* l = LoweringOf(d.op);  // not null: the forward emitted it
-    GF_ASSIGN_OR_RETURN(const Immediates imm, ImmediatesOf(d, *l));
-    EmitAdjoint(*l, adj.at({*it, 0}), regs.at({*it, 0}), x, dx, imm, *e.prog);
-  }
-  // The adjoints of the loaded operands go back to memory: to the adjoint of a
-  // region, or to the per-row accumulator of a broadcast boundary value (summed
-  // over the rows after the loop); a constant gets none.
-  for (const ValueRef& v : loaded) {
-    const Slot& s = layout.slots[v.node];
-    OperandDef dst;
-    if (s.kind == Slot::kBoundary) {
-      const int b = layout.boundary_of.at(v.node);
-      if (layout.s.boundary[b].constant) continue;
-      dst.kind = OperandDef::kAccumulator;
-      dst.boundary = b;
-      dst.accumulator = static_cast<int>(layout.s.accumulators.size());
-      layout.s.accumulators.push_back({b, group.width});
-    } else {
-      dst.kind = OperandDef::kAdjoint;
-      dst.region = s.region;
-    }
-    e.Add({Op::kAccStore, -1, adj.at(v), -1, -1, 0, e.AddOperand(dst)});
-  }
-  if (group.backward.num_registers > pointwise::kMaxRegisters) {
-    return layout.Unsupported(absl::StrCat("a pointwise group needs ",
-                                           group.backward.num_registers, " registers (at most ",
-                                           pointwise::kMaxRegisters, ")"));
   }
   return absl::OkStatus();
 }

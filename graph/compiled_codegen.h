@@ -2,9 +2,12 @@
 // layout (graph/compiled_schedule.h) becomes a forward program (its ops in
 // registers, storing the materialized values) and a backward program (the
 // forward recomputed, then every op's adjoint in reverse order), both for the
-// interpreter of graph/compiled_pointwise.h. What an op emits comes from the op's
-// own lowering (OpDef::lowering, ops/pointwise_lowering.h), the one its tape
-// gradient rule is read from; there is no table of ops here.
+// interpreter of graph/compiled_pointwise.h; a group with feature-axis
+// reductions sweeps each row a few times (graph/compiled_sweeps.h). What an
+// elementwise op emits comes from the op's own lowering (OpDef::lowering,
+// ops/pointwise_lowering.h), the one its tape gradient rule is read from; there
+// is no table of ops here. A reduction (Sum, Mean) is a row sum, 1 or 1/n times.
+// A Concat part's copy group is load, store (backward: load, acc_store).
 //
 //   %3 = Mul(%1, %2)   (Mul: forward mul; da += g b, db += g a)
 //     forward:  r0 = load %1; r1 = load %2; r2 = mul r0 r1; store %3 <- r2
@@ -33,11 +36,20 @@ const pointwise::Lowering* LoweringOf(const std::string& op);
 // if a program needs more than pointwise::kMaxRegisters registers.
 absl::Status EmitGroup(Layout& layout, GroupDef& group);
 
+// After every group is emitted: a GEMM output whose adjoint columns are each
+// written once per step (by one acc_store of one group, no GEMM accumulating into
+// it) gets those acc_stores turned into stores and BufferDef::stored_adjoint, so
+// the backward does not zero and re-read it.
+void StoreSoleAdjoints(Structure& s);
+
 // The immediates of one node: s its Lowering::scalar_attr, t its scalar_attr2
 // (0 where the lowering names none).
 struct Immediates {
   float s = 0, t = 0;
 };
+
+// The immediates of node `d` lowered as `l` (its scalar attributes, as f32).
+absl::StatusOr<Immediates> ImmediatesOf(const NodeData& d, const pointwise::Lowering& l);
 
 // One op lowered as `l` on registers `in` with immediates `imm`: appends its
 // forward instructions to `p` and returns the register of its output.
@@ -47,6 +59,11 @@ int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immedi
 // adjoint gy, its output y and its inputs x.
 void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
                  const std::vector<int>& dx, Immediates imm, pointwise::Program& p);
+// The same into one block `code` of a program with `num_registers` registers.
+int EmitForward(const pointwise::Lowering& l, const std::vector<int>& in, Immediates imm,
+                int& num_registers, std::vector<pointwise::Instr>& code);
+void EmitAdjoint(const pointwise::Lowering& l, int gy, int y, const std::vector<int>& x,
+                 const std::vector<int>& dx, Immediates imm, std::vector<pointwise::Instr>& code);
 
 }  // namespace gatefuse::compiled
 

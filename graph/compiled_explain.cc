@@ -1,5 +1,6 @@
 // Descriptions of a compiled sequence plan (graph/compiled_sequence.h): the
 // `gatefuse compile --explain` text, and the GEMMs it runs (for `gatefuse bench`).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -72,21 +73,38 @@ absl::StatusOr<std::string> ExplainCompiledSequence(const Graph& cell) {
                     "; d", s->boundary[g.weight].label, " += lhs^T dZ  [", g.K, ", T*B] x [T*B, ",
                     g.N, "]  once after the loop\n");
   }
-  absl::StrAppend(&text, "  fused pointwise groups (one pass over memory each):\n");
+  absl::StrAppend(&text, "  fused pointwise groups (one pass over memory each; with row sums, a few sweeps "
+                        "over each row in cache):\n");
   int64_t kept = 0;
   for (const BufferDef& b : s->buffers) {
     if (b.kind != BufferKind::kInput) kept += b.cols;
   }
+  auto sweeps = [](const pointwise::Program& p) {
+    return std::max<size_t>(1, p.sweeps.size());
+  };
   for (size_t k = 0; k < s->groups.size(); ++k) {
     const GroupDef& g = s->groups[k];
+    if (g.copy) {
+      absl::StrAppend(&text, "    group ", k, " (level ", g.level, ", [B, ", g.width,
+                      "]): copy ", NodeLabel(cell, g.copy->part.node), " into ",
+                      NodeLabel(cell, g.copy->concat), "[:, ", g.copy->to.col, ":",
+                      g.copy->to.col + g.copy->to.width, "]\n");
+      continue;
+    }
     std::vector<std::string> ops;
     for (NodeId id : g.nodes) {
       ops.push_back(absl::StrCat(NodeLabel(cell, id), "=", cell.node(id).op));
     }
     absl::StrAppend(&text, "    group ", k, " (level ", g.level, ", [B, ", g.width, "], ",
-                    g.nodes.size(), " ops, ", g.forward.code.size(), " forward / ",
-                    g.backward.code.size(), " backward instructions): ",
-                    absl::StrJoin(ops, " "), "\n");
+                    g.nodes.size(), " ops, ", g.forward.NumInstructions(), " forward / ",
+                    g.backward.NumInstructions(), " backward instructions");
+    if (!g.forward.sweeps.empty() || !g.backward.sweeps.empty()) {
+      absl::StrAppend(&text, ", ", sweeps(g.forward), " forward / ", sweeps(g.backward),
+                      " backward sweeps over each row, ",
+                      std::max(g.forward.scratch_slots, g.backward.scratch_slots),
+                      " rows of scratch");
+    }
+    absl::StrAppend(&text, "): ", absl::StrJoin(ops, " "), "\n");
   }
   absl::StrAppend(&text, "  memory per step and batch row: op by op ", s->op_by_op_floats,
                   " floats (one tensor per op), compiled ", kept,

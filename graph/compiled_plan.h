@@ -8,7 +8,8 @@
 //     => GEMM level 1: Z = h @ U; group level 1: r0 = load Z[:, 0:H]; ...; store
 //
 // StructureOf builds it in two parts: the schedule and memory layout
-// (graph/compiled_schedule.cc), then the bytecode (graph/compiled_codegen.cc).
+// (graph/compiled_schedule.cc), then the bytecode (graph/compiled_codegen.cc,
+// graph/compiled_sweeps.cc).
 // Internal to the compiled sequence (graph/compiled_*.cc) and its tests.
 #ifndef GATEFUSE_GRAPH_COMPILED_PLAN_H_
 #define GATEFUSE_GRAPH_COMPILED_PLAN_H_
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,10 +33,14 @@ namespace gatefuse::compiled {
 // A [blocks, B, cols] f32 array: blocks = T, or T + 1 for a state's history
 // (block t holds the state before step t).
 enum class BufferKind { kInput, kState, kHoisted, kGemm, kValue };
+// `stored_adjoint`: every column of the buffer's adjoint is written by exactly one
+// store per step before anything reads it (a GEMM output read by one group), so
+// the backward neither zeroes it nor accumulates into it.
 struct BufferDef {
   BufferKind kind;
   std::string label;
   int64_t cols;
+  bool stored_adjoint = false;
 };
 
 // Columns [col, col + width) of block t + dt of a buffer.
@@ -65,20 +71,40 @@ struct GemmDef {
   int out_buffer;
 };
 
-// An operand of a pointwise program, resolved per step.
+// An operand of a pointwise program, resolved per step. `column_broadcast`: a
+// [B, 1] region read against wider rows (one value per row, pointwise::Operand
+// col_stride 0).
 struct OperandDef {
   enum Kind { kRegion, kAdjoint, kBroadcast, kAccumulator } kind;
   Region region;
   int boundary = -1;
   int accumulator = -1;
+  bool column_broadcast = false;
+  bool operator==(const OperandDef& o) const {
+    return kind == o.kind && region.buffer == o.region.buffer && region.dt == o.region.dt &&
+           region.col == o.region.col && region.width == o.region.width &&
+           boundary == o.boundary && accumulator == o.accumulator &&
+           column_broadcast == o.column_broadcast;
+  }
 };
 
+// A part of a Concat the plan copies into the concatenation's columns (a part
+// computed by a pointwise group is stored there by its group instead).
+struct CopyDef {
+  NodeId concat = -1;
+  ValueRef part;
+  Region from, to;
+};
+
+// A fused pointwise group: the elementwise ops and feature-axis reductions of one
+// level and row width (graph/compiled_codegen.h), or one Concat part's copy.
 struct GroupDef {
-  int level;
-  int64_t width;
+  int level = 0;
+  int64_t width = 0;
   std::vector<NodeId> nodes;
   pointwise::Program forward, backward;
   std::vector<OperandDef> forward_operands, backward_operands;
+  std::optional<CopyDef> copy;
 };
 
 // Row adjoints of a broadcast boundary value [B, width], summed after the loop.
@@ -94,7 +120,7 @@ struct AccumulatorDef {
 struct Workspace {
   std::mutex mu;
   Tensor adjoint;                  // the adjoint arena, as large as the largest plan's
-  std::vector<Tensor> transposed;  // per GEMM: W^T [N, K] if W is given [K, N]
+  std::vector<Tensor> transposed;  // per GEMM: room for op(W)^T [N, K], placed (see backward)
 };
 
 struct Structure {

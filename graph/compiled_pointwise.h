@@ -1,6 +1,6 @@
 // A small vectorisable interpreter for the fused pointwise math of one step of a
 // compiled cell (graph/compiled_sequence.h): a bytecode over registers that each
-// hold a chunk of kChunk floats of one row, so a whole group of elementwise ops
+// hold a chunk of one row (64 to 256 floats), so a whole group of elementwise ops
 // makes one pass over memory and no intermediate tensor exists.
 //
 //   f = sigmoid(z + b); y = f * h          (z, h: [rows, n] regions; b: [n])
@@ -24,8 +24,12 @@
 
 namespace gatefuse::pointwise {
 
-inline constexpr int kChunk = 64;   // floats per register
+// A register holds kChunk, 2 kChunk or 4 kChunk floats, by the program's width
+// (RegisterFloats): longer registers cost fewer instruction dispatches per row,
+// shorter ones waste fewer lanes on a narrow row.
+inline constexpr int kChunk = 64;
 inline constexpr int kMaxRegisters = 512;
+int RegisterFloats(int64_t width);
 
 struct Instr {
   Op op;
@@ -40,17 +44,35 @@ struct Instr {
 
 // Where an operand lives for one call: element (r, j) is at
 // ptr[r * row_stride + j * col_stride]; row_stride 0 broadcasts a [n] vector over
-// the rows, col_stride 0 a single value over the columns.
+// the rows, col_stride 0 a single value over the columns (a [rows, 1] value: a load
+// fills every lane with it, a store or acc_store writes lane 0 of the register).
 struct Operand {
   float* ptr = nullptr;
   int64_t row_stride = 0;
   int64_t col_stride = 1;
 };
 
+// A program with feature-axis reductions (graph/compiled_codegen.h) sweeps each row
+// several times, since a row sum is known only after a whole pass over the row:
+//   for each row: for each sweep: `row` once (on registers whose lanes all hold one
+//   per-row value: the sums, and what is computed from them), then `chunk` on every
+//   chunk of the row.
+// Registers keep their values from block to block of a row, so a sum accumulated
+// in one sweep's chunks (kRowAcc) is finished in the next sweep's row block
+// (kRowSum) and read by its chunks. A value one sweep computes and a later one
+// reads goes through the thread's row scratch (kSpill, kReload: `scratch_slots`
+// rows of the program's width, a few KB that stay in L1 while the row is swept).
+struct Sweep {
+  std::vector<Instr> row, chunk;
+};
+
 struct Program {
   int64_t width = 0;  // columns of every row-valued operand
   int num_registers = 0;
-  std::vector<Instr> code;
+  std::vector<Instr> code;    // the program of one sweep with no row block (`sweeps` empty)
+  std::vector<Sweep> sweeps;  // else: the sweeps, in order (`code` empty)
+  int scratch_slots = 0;
+  int64_t NumInstructions() const;
   std::string ToString() const;
 };
 

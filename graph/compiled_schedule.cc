@@ -4,8 +4,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "graph/compiled_codegen.h"
 #include "graph/text.h"
@@ -25,7 +27,12 @@ absl::Status Layout::Unsupported(const std::string& why) const {
       absl::StrCat("cell ", graph.name(), ": no compiled plan: ", why));
 }
 
+bool IsRowReduction(const std::string& op) { return op == "Sum" || op == "Mean"; }
+
 namespace {
+
+// The width n of a [B, n] value; 0 for any other shape.
+int64_t RowWidth(const Shape& s) { return s.rank() == 2 ? s[1] : 0; }
 
 // Whether a boundary value of this shape broadcasts over [rows, width].
 bool Broadcasts(const Shape& s, int64_t width) {
@@ -70,13 +77,16 @@ class Builder {
     for (NodeId id : order) GF_RETURN_IF_ERROR(Visit(id));
     for (size_t k = 0; k < l_.s.sig.states.size(); ++k) {
       const ValueRef v = next_[k];
-      if (l_.slots[v.node].kind != Slot::kRegister) {
+      if (l_.slots[v.node].kind != Slot::kRegister && !concat_next_.count(v.node)) {
         return Unsupported(absl::StrCat("the next value of state ", l_.s.sig.states[k], " (",
                                         NodeLabel(g_, v.node),
-                                        ") is not computed by an elementwise op"));
+                                        ", ", g_.node(v.node).op,
+                                        ") is not computed by an elementwise op, a reduction "
+                                        "or a Concat"));
       }
     }
     for (GroupDef& group : l_.s.groups) GF_RETURN_IF_ERROR(EmitGroup(l_, group));
+    StoreSoleAdjoints(l_.s);
     return std::move(l_.s);
   }
 
@@ -90,7 +100,12 @@ class Builder {
       }
     }
     for (size_t a = 0; a < next_.size(); ++a) {
-      if (next_[a].index != 0) return Unsupported("a state's next value is a multi-output op");
+      if (next_[a].index != 0) {
+        return Unsupported(absl::StrCat("the next value of state ", l_.s.sig.states[a],
+                                        " is output ", next_[a].index, " of node ",
+                                        NodeLabel(g_, next_[a].node), " (",
+                                        g_.node(next_[a].node).op, ")"));
+      }
       for (size_t b = 0; b < a; ++b) {
         if (next_[a] == next_[b]) {
           return Unsupported(absl::StrCat("states ", l_.s.sig.states[b], " and ",
@@ -103,11 +118,14 @@ class Builder {
 
   // The level each pointwise node runs at: the highest level of its row inputs
   // (a GEMM of level L consumes level L - 1; a slice of a pointwise value waits one
-  // level); then, in reverse, a node read only by elementwise ops of its width sinks
-  // to the lowest of their levels, so x@W + b is added in the pass that uses it.
+  // level, and so does a pointwise value of another home width or a Concat, which
+  // another group writes); then, in reverse, a node read only by pointwise nodes of
+  // its home width sinks to the lowest of their levels, so x@W + b is added in the
+  // pass that uses it. A Concat runs at the level after its parts (its copies).
   void ComputeLevels(const std::vector<NodeId>& order, NodeId x) {
     std::vector<int> level(g_.num_node_slots(), 0);
     std::vector<bool> pw(g_.num_node_slots(), false);
+    std::vector<int64_t> hw(g_.num_node_slots(), 0);
     for (NodeId id : order) {
       const NodeData& d = g_.node(id);
       if (d.op == kInputOp || d.op == kConstantOp || d.placement == Placement::kInvariant ||
@@ -120,26 +138,52 @@ class Builder {
         level[id] = hoisted ? 0 : level[d.inputs[0].node] + 1;
       } else if (d.op == "Slice") {
         level[id] = level[d.inputs[0].node] + (pw[d.inputs[0].node] ? 1 : 0);
-      } else if (LoweringOf(d.op) != nullptr) {
+      } else if (d.op == "Concat") {
         level[id] = 1;
-        for (const ValueRef& v : d.inputs) level[id] = std::max(level[id], level[v.node]);
+        for (const ValueRef& v : d.inputs) {
+          level[id] = std::max(level[id], level[v.node] + (pw[v.node] ? 1 : 0));
+        }
+        pw[id] = true;
+        hw[id] = -1;  // no group's: its readers wait a level
+      } else if (LoweringOf(d.op) != nullptr || IsRowReduction(d.op)) {
+        hw[id] = HomeWidth(id, pw, hw);
+        level[id] = 1;
+        for (const ValueRef& v : d.inputs) {
+          const bool other_group = pw[v.node] && hw[v.node] != hw[id];
+          level[id] = std::max(level[id], level[v.node] + (other_group ? 1 : 0));
+        }
         pw[id] = true;
       }
     }
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const NodeData& d = g_.node(*it);
-      if (!pw[*it] || StateOf(*it) >= 0) continue;
+      if (!pw[*it] || StateOf(*it) >= 0 || g_.node(*it).op == "Concat") continue;
       const std::vector<std::pair<NodeId, int>> uses = g_.Uses(*it);
       int lowest = -1;
       bool all_pointwise = !uses.empty();
       for (const auto& [user, slot] : uses) {
-        const NodeData& u = g_.node(user);
-        all_pointwise = all_pointwise && pw[user] && u.outputs[0].shape == d.outputs[0].shape;
+        all_pointwise = all_pointwise && pw[user] && hw[user] == hw[*it];
         lowest = lowest < 0 ? level[user] : std::min(lowest, level[user]);
       }
       if (all_pointwise) level[*it] = std::max(level[*it], lowest);
     }
     level_ = std::move(level);
+    home_width_ = std::move(hw);
+  }
+
+  // The row width of the group a pointwise node joins: its own width n for a
+  // [B, n] value, the reduced width for a reduction, and for any other [B, 1]
+  // value the widest home width of the pointwise values it is computed from (1
+  // if none: a group of [B, 1] values).
+  int64_t HomeWidth(NodeId id, const std::vector<bool>& pw, const std::vector<int64_t>& hw) const {
+    const NodeData& d = g_.node(id);
+    if (IsRowReduction(d.op)) return d.inputs.empty() ? 0 : RowWidth(g_.spec(d.inputs[0]).shape);
+    const int64_t width = RowWidth(d.outputs[0].shape);
+    if (width != 1) return width;
+    int64_t home = 1;
+    for (const ValueRef& v : d.inputs) {
+      if (pw[v.node]) home = std::max(home, hw[v.node]);
+    }
+    return home;
   }
 
   int StateOf(NodeId id) const {
@@ -200,13 +244,19 @@ class Builder {
       l_.s.invariant_nodes.push_back(id);
       return absl::OkStatus();
     }
+    const bool reduction = IsRowReduction(d.op);
+    if (reduction) GF_RETURN_IF_ERROR(CheckRowReduction(id));
     if (d.outputs.size() != 1 || d.outputs[0].shape.rank() != 2) {
       return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " (", d.op,
                                       ") is not one [B, n] value"));
     }
-    if (d.outputs[0].dtype != DType::kF32) return Unsupported("the graph is not f32");
+    if (d.outputs[0].dtype != DType::kF32) {
+      return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " (", d.op, ") is ",
+                                      DTypeName(d.outputs[0].dtype), ", the plan runs f32"));
+    }
     const int64_t width = d.outputs[0].shape[1];
     if (d.op == "MatMul") return VisitMatMul(id, width);
+    if (d.op == "Concat") return VisitConcat(id, width);
     if (d.op == "Slice") {
       GF_ASSIGN_OR_RETURN(const int64_t axis, d.attrs.GetInt("Slice", "axis"));
       GF_ASSIGN_OR_RETURN(const int64_t start, d.attrs.GetInt("Slice", "start"));
@@ -221,7 +271,7 @@ class Builder {
       slot.level = src.level + (src.pointwise ? 1 : 0);
       return absl::OkStatus();
     }
-    if (LoweringOf(d.op) == nullptr) {
+    if (!reduction && LoweringOf(d.op) == nullptr) {
       return Unsupported(absl::StrCat("op ", d.op, " (node ", NodeLabel(g_, id),
                                       ") has no compiled form"));
     }
@@ -232,7 +282,7 @@ class Builder {
         return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " reads output ", v.index,
                                         " of a multi-output node"));
       }
-      if (in.kind == Slot::kBoundary) {
+      if (in.kind == Slot::kBoundary && !reduction) {
         if (!Broadcasts(g_.spec(v).shape, width)) {
           return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " broadcasts ",
                                           NodeLabel(g_, v.node), " ",
@@ -242,16 +292,23 @@ class Builder {
         AddBoundary(v.node);
         continue;
       }
-      if (in.kind == Slot::kNone || g_.spec(v).shape.rank() != 2 ||
-          g_.spec(v).shape[1] != width) {
+      const int64_t in_width = RowWidth(g_.spec(v).shape);
+      if ((in.kind != Slot::kRegion && in.kind != Slot::kRegister) || in_width == 0) {
         return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " (", d.op, ") reads ",
-                                        NodeLabel(g_, v.node), " of another width"));
+                                        NodeLabel(g_, v.node), " ", g_.spec(v).shape.ToString(),
+                                        ", which is no [B, n] value of the step"));
+      }
+      if (!reduction && in_width != width && in_width != 1) {
+        return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " (", d.op, ") reads ",
+                                        NodeLabel(g_, v.node), " [B, ", in_width,
+                                        "] against [B, ", width,
+                                        "]: only [B, 1] values broadcast over the features"));
       }
     }
     slot.kind = Slot::kRegister;
     slot.level = level;
     slot.pointwise = true;
-    slot.group = GroupFor(level, width);
+    slot.group = GroupFor(level, home_width_[id]);
     // A value of another group is read from memory.
     for (const ValueRef& v : d.inputs) {
       if (l_.slots[v.node].kind == Slot::kRegister && l_.slots[v.node].group != slot.group) {
@@ -266,6 +323,77 @@ class Builder {
       slot.materialized = true;
       slot.region = {l_.s.state_buffer[state], 1, 0, width};
     }
+    // A row sum is saved ([T, B, 1]): the backward reads it instead of sweeping
+    // the row again to recompute it.
+    if (reduction) l_.Materialize(id);
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckRowReduction(NodeId id) const {
+    const NodeData& d = g_.node(id);
+    GF_ASSIGN_OR_RETURN(const std::vector<int64_t> axes, d.attrs.GetInts(d.op, "axes"));
+    GF_ASSIGN_OR_RETURN(const int64_t keepdims, d.attrs.GetInt(d.op, "keepdims"));
+    const Shape& in = g_.spec(d.inputs[0]).shape;
+    const bool features = in.rank() == 2 && axes.size() == 1 && (axes[0] == 1 || axes[0] == -1);
+    if (features && keepdims != 0) return absl::OkStatus();
+    return Unsupported(absl::StrCat(
+        "node ", NodeLabel(g_, id), " (", d.op, ") reduces ",
+        axes.empty() ? std::string("all axes") : absl::StrCat("axes {", absl::StrJoin(axes, ", "), "}"),
+        keepdims != 0 ? "" : " without keepdims", " of ", in.ToString(),
+        ": the plan takes reductions over the features only (axes {1}, keepdims: [B, n] -> "
+        "[B, 1])"));
+  }
+
+  // A Concat along the features is a buffer of its own (or, as a state's next
+  // value, the state's history): a part a pointwise group computes is stored into
+  // its columns by that group; any other part is copied there by a copy group.
+  absl::Status VisitConcat(NodeId id, int64_t width) {
+    const NodeData& d = g_.node(id);
+    GF_ASSIGN_OR_RETURN(const int64_t axis, d.attrs.GetInt("Concat", "axis"));
+    if (axis != 1 && axis != -1) {
+      return Unsupported(absl::StrCat("node ", NodeLabel(g_, id),
+                                      " (Concat) concatenates along the batch axis"));
+    }
+    const int state = StateOf(id);
+    Region out{static_cast<int>(l_.s.buffers.size()), 0, 0, width};
+    if (state >= 0) {
+      out = {l_.s.state_buffer[state], 1, 0, width};
+      concat_next_.insert(id);
+    } else {
+      l_.s.buffers.push_back({BufferKind::kValue, NodeLabel(g_, id), width});
+    }
+    const int level = level_[id];
+    int64_t col = 0;
+    for (const ValueRef& v : d.inputs) {
+      Slot& in = l_.slots[v.node];
+      const int64_t w = RowWidth(g_.spec(v).shape);
+      if (v.index != 0 || w == 0 || (in.kind != Slot::kRegion && in.kind != Slot::kRegister)) {
+        return Unsupported(absl::StrCat("node ", NodeLabel(g_, id), " (Concat) joins ",
+                                        NodeLabel(g_, v.node), " ", g_.spec(v).shape.ToString(),
+                                        ", which is no [B, n] value of the step"));
+      }
+      Region to = out;
+      to.col += col;
+      to.width = w;
+      col += w;
+      if (in.kind == Slot::kRegister && !in.materialized) {
+        in.materialized = true;
+        in.region = to;
+        continue;
+      }
+      GroupDef copy;
+      copy.level = level;
+      copy.width = w;
+      copy.copy = CopyDef{id, v, in.region, to};
+      l_.s.groups.push_back(std::move(copy));
+    }
+    Slot& slot = l_.slots[id];
+    slot.kind = Slot::kRegion;
+    slot.region = out;
+    slot.level = level;
+    slot.pointwise = true;
+    l_.s.max_level = std::max(l_.s.max_level, level);
+    l_.s.op_by_op_floats += width;
     return absl::OkStatus();
   }
 
@@ -309,16 +437,21 @@ class Builder {
   int GroupFor(int level, int64_t width) {
     for (size_t k = 0; k < l_.s.groups.size(); ++k) {
       const GroupDef& g = l_.s.groups[k];
-      if (g.level == level && g.width == width) return static_cast<int>(k);
+      if (!g.copy && g.level == level && g.width == width) return static_cast<int>(k);
     }
-    l_.s.groups.push_back({level, width, {}, {}, {}, {}, {}});
+    GroupDef group;
+    group.level = level;
+    group.width = width;
+    l_.s.groups.push_back(std::move(group));
     return static_cast<int>(l_.s.groups.size()) - 1;
   }
 
   Layout l_;
   const Graph& g_;
-  std::vector<ValueRef> next_;  // per state
-  std::vector<int> level_;      // per node: the level of a pointwise node
+  std::vector<ValueRef> next_;      // per state
+  std::vector<int> level_;          // per node: the level of a pointwise node
+  std::vector<int64_t> home_width_; // per node: the row width of a pointwise node's group
+  std::set<NodeId> concat_next_;    // Concats that are a state's next value
 };
 
 }  // namespace

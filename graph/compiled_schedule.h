@@ -9,7 +9,20 @@
 //     => level 1: GEMM h @ U into buffer "%1"; %2 is a view of it (no copy);
 //        group (level 1, width H): %6, %14 in registers
 //
-// graph/compiled_codegen.h then writes each group's bytecode from this layout.
+// A group holds the nodes of one level and one *home width* n: the [B, n] values,
+// the feature-axis reductions of [B, n] values (Sum/Mean, axes {1}, keepdims:
+// [B, 1]), and the [B, 1] values computed from those, which broadcast over the
+// row inside the group (a layer norm is one group). A Concat along the features
+// is a buffer its parts are stored into by their groups (no copy), or copied into
+// when a part already lives elsewhere (x, a state, a GEMM output).
+//
+//   %7 = Mean(%1); %8 = Sub(%1, %7); ...; %12 = Div(%8, %11)     (%1 = h @ U, [B, 4H])
+//     => group (level 1, home width 4H): all of them; %7 and every reduction saved
+//        ([T, B, 1], for the backward)
+//
+// A value read by a group of another level or home width waits a level, as a slice
+// of a pointwise value does. graph/compiled_codegen.h then writes each group's
+// bytecode from this layout.
 // Internal to the compiled sequence (graph/compiled_*.cc).
 #ifndef GATEFUSE_GRAPH_COMPILED_SCHEDULE_H_
 #define GATEFUSE_GRAPH_COMPILED_SCHEDULE_H_
@@ -49,6 +62,11 @@ struct Layout {
   std::vector<Slot> slots;            // by node id
   std::map<NodeId, int> boundary_of;  // node -> index in s.boundary
 };
+
+// Whether `op` is one of the reductions a group can hold (Sum, Mean); whether a
+// node of it reduces the features of a [B, n] value to [B, 1] is checked when the
+// plan is laid out.
+bool IsRowReduction(const std::string& op);
 
 }  // namespace gatefuse::compiled
 

@@ -12,6 +12,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "graph/compiled_gemm_placement.h"
 #include "graph/compiled_plan.h"
 #include "graph/compiled_pointwise.h"
 #include "graph/text.h"
@@ -102,6 +103,9 @@ class SequenceGradOp : public TapeOp {
 
 struct GemmSites {
   std::optional<onednn::MatMulPrimitive> forward, backward_data, backward_weight;
+  // Of a per-step GEMM: where its weight (forward) and op(W)^T (backward) are read
+  // from, in floats past a 64-byte boundary (graph/compiled_gemm_placement.h).
+  int64_t weight_offset = 0, weight_t_offset = 0;
 };
 
 class Plan {
@@ -166,6 +170,10 @@ class Plan {
         GF_ASSIGN_OR_RETURN(site.backward_weight,
                             MakeGemm(g.K, T_ * B_, g.N, lda, ldz, g.N, true, false, true));
       }
+      if (!g.hoisted) {
+        GF_ASSIGN_OR_RETURN(site.weight_offset, compiled::WeightOffset(*site.forward));
+        GF_ASSIGN_OR_RETURN(site.weight_t_offset, compiled::WeightOffset(*site.backward_data));
+      }
       gemms_.push_back(site);
     }
     for (const GroupDef& g : s.groups) {
@@ -195,10 +203,10 @@ class Plan {
       pointwise::Operand& o = operands[k];
       switch (d.kind) {
         case OperandDef::kRegion:
-          o = {At(arena, x, d.region, t), Ld(d.region), 1};
+          o = {At(arena, x, d.region, t), Ld(d.region), d.column_broadcast ? 0 : 1};
           break;
         case OperandDef::kAdjoint:
-          o = {At(adjoint, dx, d.region, t), Ld(d.region), 1};
+          o = {At(adjoint, dx, d.region, t), Ld(d.region), d.column_broadcast ? 0 : 1};
           break;
         case OperandDef::kBroadcast: {
           const Tensor& b = in[1 + s_->sig.states.size() + d.boundary];
@@ -271,10 +279,23 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
     const Region r{s.state_buffer[k], 0, 0, s.state_width[k]};
     std::memcpy(At(arena, x, r, 0), in[1 + k].data<float>(), B_ * s.state_width[k] * 4);
   }
+  // The weights, each where its GEMM reads it fastest (a copy for this call).
+  std::vector<Tensor> placed(s.gemms.size());
+  std::vector<const float*> weight(s.gemms.size());
+  for (size_t k = 0; k < s.gemms.size(); ++k) {
+    const GemmDef& g = s.gemms[k];
+    weight[k] = Weight(in, g.weight);
+    const int64_t off = gemms_[k].weight_offset;
+    if (off == 0) continue;
+    placed[k] = Tensor::Empty({g.K * g.N + off}, DType::kF32);
+    float* w = placed[k].data<float>() + off;
+    std::memcpy(w, weight[k], g.K * g.N * sizeof(float));
+    weight[k] = w;
+  }
   for (size_t k = 0; k < s.gemms.size(); ++k) {
     const GemmDef& g = s.gemms[k];
     if (!g.hoisted) continue;
-    GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, 0), Weight(in, g.weight),
+    GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, 0), weight[k],
                                              arena + offset_[g.out_buffer]));
   }
   for (int64_t t = 0; t < T_; ++t) {
@@ -282,7 +303,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
       for (size_t k = 0; k < s.gemms.size(); ++k) {
         const GemmDef& g = s.gemms[k];
         if (g.hoisted || g.level != level) continue;
-        GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, t), Weight(in, g.weight),
+        GF_RETURN_IF_ERROR(gemms_[k].forward->Run(At(arena, x, g.lhs, t), weight[k],
                                                  At(arena, x, {g.out_buffer, 0, 0, g.N}, t)));
       }
       for (const GroupDef& group : s.groups) {
@@ -322,8 +343,8 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
   float* arena = const_cast<float*>(out[0].data<float>()) - B_ * s.state_width[0];
   float* x = const_cast<float*>(in[0].data<float>());
   // The adjoints live in one arena kept across calls (fresh pages would cost a page
-  // fault each); zeroed per call since every write accumulates. Checked out for
-  // this call, so concurrent backward passes never share it.
+  // fault each). Checked out for this call, so concurrent backward passes never
+  // share it.
   ScratchCheckout ws(*s.workspace);
   if (!ws.adjoint.defined() || ws.adjoint.num_elements() < adjoint_floats_) {
     ws.adjoint = Tensor::Empty({adjoint_floats_}, DType::kF32);
@@ -331,11 +352,20 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
   }
   if (ws.transposed.empty()) {
     for (const GemmDef& g : s.gemms) {
-      ws.transposed.push_back(g.transpose_b ? Tensor() : Tensor::Empty({g.N, g.K}, DType::kF32));
+      ws.transposed.push_back(
+          Tensor::Empty({g.N * g.K + compiled::kMaxWeightOffset}, DType::kF32));
     }
   }
   float* adjoint = ws.adjoint.data<float>();
-  std::memset(adjoint, 0, adjoint_floats_ * sizeof(float));
+  // Zeroed where writes accumulate: not a GEMM output whose adjoint its one reader
+  // stores (BufferDef::stored_adjoint), nor state 0's blocks 1..T, which dy fills.
+  for (size_t b = 1; b < s.buffers.size(); ++b) {
+    if (s.buffers[b].stored_adjoint) continue;
+    const bool y = static_cast<int>(b) == s.state_buffer[0];
+    const int64_t blocks = y ? 1 : Blocks(b);
+    std::memset(adjoint + offset_[b], 0, blocks * B_ * s.buffers[b].cols * sizeof(float));
+  }
+  std::memset(adjoint + saved_floats_, 0, (adjoint_floats_ - saved_floats_) * sizeof(float));
   std::vector<Tensor> grads;
   for (const Tensor& t : in) grads.push_back(Tensor::Zeros(t.shape(), DType::kF32));
   float* dx = grads[0].data<float>();
@@ -352,16 +382,19 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
       for (int64_t i = 0; i < B_ * h; ++i) d[i] += g[i];
     }
   }
-  // op(W)^T [N, K] of every GEMM, for dlhs += dZ op(W)^T.
+  // op(W)^T [N, K] of every GEMM, for dlhs += dZ op(W)^T, where its GEMM reads
+  // it fastest.
   std::vector<const float*> weight_t(s.gemms.size());
   for (size_t k = 0; k < s.gemms.size(); ++k) {
     const GemmDef& g = s.gemms[k];
     const float* w = Weight(in, g.weight);
+    const int64_t off = gemms_[k].weight_t_offset;
+    float* wt = ws.transposed[k].data<float>() + off;
     if (g.transpose_b) {
-      weight_t[k] = w;
+      if (off > 0) std::memcpy(wt, w, g.N * g.K * sizeof(float));
+      weight_t[k] = off > 0 ? wt : w;
       continue;
     }
-    float* wt = ws.transposed[k].data<float>();
     constexpr int64_t kTile = 32;
     for (int64_t i0 = 0; i0 < g.K; i0 += kTile) {
       for (int64_t j0 = 0; j0 < g.N; j0 += kTile) {

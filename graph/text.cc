@@ -75,6 +75,14 @@ std::string FormatAttr(const AttrValue& v) {
   return s + "\"";
 }
 
+// " {name=value, ...}", or "" for no attributes.
+std::string FormatAttrs(const Attrs& a) {
+  if (a.values().empty()) return "";
+  std::vector<std::string> attrs;
+  for (const auto& [name, v] : a.values()) attrs.push_back(absl::StrCat(name, "=", FormatAttr(v)));
+  return absl::StrCat(" {", absl::StrJoin(attrs, ", "), "}");
+}
+
 std::string FormatSpecs(const std::vector<TensorSpec>& specs) {
   std::vector<std::string> parts;
   for (const TensorSpec& s : specs) parts.push_back(s.ToString());
@@ -91,7 +99,9 @@ std::string PrintGraph(const Graph& g) {
   for (NodeId id : n.order) {
     const NodeData& d = g.node(id);
     if (d.op == kInputOp) {
-      absl::StrAppend(&out, RoleName(d.role), " ", d.name, " : ", d.outputs[0].ToString(), "\n");
+      // An input's attributes (a param's initial value) follow its type.
+      absl::StrAppend(&out, RoleName(d.role), " ", d.name, " : ", d.outputs[0].ToString(),
+                      FormatAttrs(d.attrs), "\n");
       continue;
     }
     absl::StrAppend(&out, "%", n.number[id], " = ", d.op);
@@ -102,14 +112,7 @@ std::string PrintGraph(const Graph& g) {
     } else {
       std::vector<std::string> args;
       for (const ValueRef& v : d.inputs) args.push_back(Ref(g, n, v));
-      absl::StrAppend(&out, "(", absl::StrJoin(args, ", "), ")");
-      if (!d.attrs.values().empty()) {
-        std::vector<std::string> attrs;
-        for (const auto& [name, v] : d.attrs.values()) {
-          attrs.push_back(absl::StrCat(name, "=", FormatAttr(v)));
-        }
-        absl::StrAppend(&out, " {", absl::StrJoin(attrs, ", "), "}");
-      }
+      absl::StrAppend(&out, "(", absl::StrJoin(args, ", "), ")", FormatAttrs(d.attrs));
     }
     absl::StrAppend(&out, " : ", FormatSpecs(d.outputs));
     if (d.placement != Placement::kStep) absl::StrAppend(&out, " @", PlacementName(d.placement));
@@ -222,6 +225,21 @@ absl::StatusOr<AttrValue> ParseAttrValue(Cursor& c) {
   return c.Error(absl::StrCat("bad attribute value '", w, "'"));
 }
 
+// "{name=value, ...}" after '{' was consumed.
+absl::Status ParseAttrs(Cursor& c, Attrs& attrs) {
+  bool first = true;
+  while (!c.Consume('}')) {
+    if (!first) GF_RETURN_IF_ERROR(c.Expect(','));
+    first = false;
+    const std::string name = c.Word();
+    if (name.empty()) return c.Error("expected an attribute name");
+    GF_RETURN_IF_ERROR(c.Expect('='));
+    GF_ASSIGN_OR_RETURN(AttrValue v, ParseAttrValue(c));
+    attrs.Set(name, std::move(v));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Graph> ParseGraph(const std::string& text) {
@@ -269,8 +287,11 @@ absl::StatusOr<Graph> ParseGraph(const std::string& text) {
       if (names.count(name)) return c.Error(absl::StrCat("'", name, "' is defined twice"));
       GF_RETURN_IF_ERROR(c.Expect(':'));
       GF_ASSIGN_OR_RETURN(TensorSpec spec, ParseSpec(c));
+      Attrs attrs;
+      if (c.Consume('{')) GF_RETURN_IF_ERROR(ParseAttrs(c, attrs));
       if (!c.AtEnd()) return c.Error("unexpected text after the type");
       names[name] = g.AddInput(name, *ParseRole(head), spec);
+      g.mutable_node(names[name]).attrs = std::move(attrs);
       continue;
     }
     if (head == "output") {
@@ -311,18 +332,7 @@ absl::StatusOr<Graph> ParseGraph(const std::string& text) {
         GF_ASSIGN_OR_RETURN(ValueRef v, resolve(c, c.Word()));
         d.inputs.push_back(v);
       }
-      if (c.Consume('{')) {
-        bool first = true;
-        while (!c.Consume('}')) {
-          if (!first) GF_RETURN_IF_ERROR(c.Expect(','));
-          first = false;
-          const std::string name = c.Word();
-          if (name.empty()) return c.Error("expected an attribute name");
-          GF_RETURN_IF_ERROR(c.Expect('='));
-          GF_ASSIGN_OR_RETURN(AttrValue v, ParseAttrValue(c));
-          d.attrs.Set(name, std::move(v));
-        }
-      }
+      if (c.Consume('{')) GF_RETURN_IF_ERROR(ParseAttrs(c, d.attrs));
     }
     GF_RETURN_IF_ERROR(c.Expect(':'));
     do {

@@ -4,12 +4,14 @@
 //   input x : f32[2,4]
 //   state h : f32[2,6]
 //   param W : f32[4,6]
+//   param g : f32[6] {init=1.0}
 //   %0 = MatMul(x, W) {transpose_a=0, transpose_b=0} : f32[2,6] @hoisted
 //   %1 = Constant [0.5, 2] : f32[2]
 //   %2 = Mul(%0, %1) : f32[2,6]
 //   output h = %2
 //
-// Inputs are declared first, by role; other nodes are numbered %0, %1, ... in a
+// Inputs are declared first, by role (with their attributes, such as a param's
+// initial value, after the type); other nodes are numbered %0, %1, ... in a
 // stable topological order; %k.i is output i of a multi-output node; "@invariant"
 // and "@hoisted" give a node's placement. Floats print with 17 significant digits
 // and always with a '.', 'e', "inf" or "nan", so parse(print(g)) prints the same

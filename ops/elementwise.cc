@@ -171,6 +171,13 @@ void RegisterElementwiseOps(OpRegistry& r) {
   // y = a / b; da = g / b, db = -g * y / b
   DefineBinary(r, "Div", [](auto a, auto b) { return a / b; })
       .SetPointwise({P::kDiv, {{{P::kAccDiv, {kG, kX1}}}, {{P::kAccDivRhs, {kG, kY, kX1}}}}});
+  // A tie goes to the first input (pointwise_lowering.h), in value and gradient.
+  // y = max(a, b); da = g * [a >= b], db = g * [b > a]
+  OpDef& max = DefineBinary(r, "Max", [](auto a, auto b) { return b > a ? b : a; });
+  max.SetPointwise({P::kMax, {{{P::kAccGe, {kG, kX0, kX1}}}, {{P::kAccGt, {kG, kX1, kX0}}}}});
+  // y = min(a, b); da = g * [b >= a], db = g * [a > b]
+  OpDef& min = DefineBinary(r, "Min", [](auto a, auto b) { return b < a ? b : a; });
+  min.SetPointwise({P::kMin, {{{P::kAccGe, {kG, kX1, kX0}}}, {{P::kAccGt, {kG, kX0, kX1}}}}});
 
   // y = -x; dx = -g
   DefineUnary(r, "Neg", {}, [](auto x, auto, auto) { return -x; })
@@ -282,6 +289,8 @@ VarOr AddN(const std::vector<VarOr>& xs) { return Apply("AddN", xs); }
 VarOr Sub(const VarOr& a, const VarOr& b) { return Apply("Sub", {a, b}); }
 VarOr Mul(const VarOr& a, const VarOr& b) { return Apply("Mul", {a, b}); }
 VarOr Div(const VarOr& a, const VarOr& b) { return Apply("Div", {a, b}); }
+VarOr Min(const VarOr& a, const VarOr& b) { return Apply("Min", {a, b}); }
+VarOr Max(const VarOr& a, const VarOr& b) { return Apply("Max", {a, b}); }
 VarOr Neg(const VarOr& x) { return Apply("Neg", {x}); }
 VarOr AddScalar(const VarOr& x, double s) { return Apply("AddScalar", {x}, {{"value", s}}); }
 VarOr MulScalar(const VarOr& x, double s) { return Apply("MulScalar", {x}, {{"value", s}}); }

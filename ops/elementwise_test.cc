@@ -278,6 +278,48 @@ TEST(ElementwiseGradientTest, ActivationGradientsAtTheirKinks) {
   EXPECT_THAT(grad(Sqrt, {0.25, 4}), Pointwise(DoubleNear(1e-15), {1.0, 0.25}));
 }
 
+// A tie goes to the first input: in the value (both are equal) and in the
+// gradient, which is g on exactly one input at every point.
+TEST(ElementwiseTest, MinAndMaxBroadcastAndBreakTiesTowardsTheFirstInput) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const Var a = Const({2, 3}, {1, 5, -3, 4, -0.5, 6}, dtype);
+    const Var b = Const({3}, {2, 5, -4}, dtype);
+    EXPECT_THAT(Values(Max(a, b)), ElementsAre(2, 5, -3, 4, 5, 6));
+    EXPECT_THAT(Values(Min(a, b)), ElementsAre(1, 5, -4, 2, -0.5, -4));
+    EXPECT_THAT(Values(Max(b, a)), ElementsAre(2, 5, -3, 4, 5, 6));
+    EXPECT_EQ(Max(a, b)->shape(), Shape({2, 3}));
+    EXPECT_EQ(Min(b, a)->dtype(), dtype);
+  }
+  auto grads = [](BinaryFn f, std::vector<double> a, std::vector<double> b) {
+    const int64_t n = static_cast<int64_t>(a.size());
+    const Var x = Var::Leaf(Tensor::FromValues({n}, a, DType::kF64).value(), true);
+    const Var y = Var::Leaf(Tensor::FromValues({n}, b, DType::kF64).value(), true);
+    VarOr loss = Sum(f(x, y));
+    EXPECT_TRUE(loss.ok()) << loss.status();
+    if (!loss.ok()) return std::vector<double>{};
+    absl::StatusOr<std::vector<Var>> g =
+        Gradients({*loss}, {Tensor::Full({}, DType::kF64, 1)}, {x, y});
+    EXPECT_TRUE(g.ok()) << g.status();
+    if (!g.ok()) return std::vector<double>{};
+    std::vector<double> out = (*g)[0].value().ToVector();
+    for (double v : (*g)[1].value().ToVector()) out.push_back(v);
+    return out;  // dx..., then dy...
+  };
+  EXPECT_THAT(grads(Max, {1, 2, 3}, {2, 2, 1}), ElementsAre(0, 1, 1, 1, 0, 0));
+  EXPECT_THAT(grads(Min, {1, 2, 3}, {2, 2, 1}), ElementsAre(1, 1, 0, 0, 0, 1));
+  // max(x, x) = x and min(x, x) = x: the whole gradient reaches x once.
+  for (BinaryFn f : {static_cast<BinaryFn>(Max), static_cast<BinaryFn>(Min)}) {
+    const Var x = Var::Leaf(Tensor::FromValues({2}, {0.5, -1}, DType::kF64).value(), true);
+    VarOr loss = Sum(f(x, x));
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    absl::StatusOr<std::vector<Var>> g =
+        Gradients({*loss}, {Tensor::Full({}, DType::kF64, 1)}, {x});
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_THAT((*g)[0].value().ToVector(), ElementsAre(1, 1));
+  }
+}
+
 TEST(ElementwiseErrorTest, ActivationsNeedTheirAttributes) {
   const Var x = Const({2}, {1, 2});
   ExpectInvalidArgument(Apply("Clip", {x}, {{"lo", 0.0}}), {"Clip: missing attribute 'hi'"});
@@ -325,6 +367,26 @@ TEST(ElementwiseGradientTest, BinaryOpsOverBroadcastShapes) {
       const Tensor b = op.fn == Div ? RandomF64(c.b, 2, 0.5, 2) : RandomF64(c.b, 2);
       ExpectGradientsMatch([&](const std::vector<Var>& x) { return op.fn(x[0], x[1]); },
                            {RandomF64(c.a, 1), b});
+    }
+  }
+}
+
+// x moved onto a grid of step 0.1 at `offset` within a step: two tensors at
+// offsets 0.025 and 0.075 differ by at least 0.05 in every pair of elements, far
+// beyond the finite-difference step, so min and max never switch inside it.
+Tensor OnGrid(const Tensor& x, double offset) {
+  std::vector<double> v = x.ToVector();
+  for (double& e : v) e = std::floor(e * 10) / 10 + offset;
+  return Tensor::FromValues(x.shape(), v, x.dtype()).value();
+}
+
+TEST(ElementwiseGradientTest, MinAndMaxOverBroadcastShapes) {
+  const BinaryOp ops[] = {{"Min", Min}, {"Max", Max}};
+  for (const BinaryOp& op : ops) {
+    for (const BroadcastCase& c : kBroadcastCases) {
+      SCOPED_TRACE(absl::StrCat(op.name, " ", c.a.ToString(), " with ", c.b.ToString()));
+      ExpectGradientsMatch([&](const std::vector<Var>& x) { return op.fn(x[0], x[1]); },
+                           {OnGrid(RandomF64(c.a, 1), 0.025), OnGrid(RandomF64(c.b, 2), 0.075)});
     }
   }
 }

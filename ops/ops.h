@@ -22,6 +22,9 @@ VarOr AddN(const std::vector<VarOr>& xs);  // x_0 + x_1 + ..., broadcasting
 VarOr Sub(const VarOr& a, const VarOr& b);
 VarOr Mul(const VarOr& a, const VarOr& b);
 VarOr Div(const VarOr& a, const VarOr& b);
+// Elementwise min and max, broadcasting; at a tie the gradient goes to a.
+VarOr Min(const VarOr& a, const VarOr& b);
+VarOr Max(const VarOr& a, const VarOr& b);
 VarOr Neg(const VarOr& x);
 VarOr AddScalar(const VarOr& x, double s);   // x + s
 VarOr MulScalar(const VarOr& x, double s);   // x * s

@@ -35,6 +35,8 @@ const char* OpName(Op op) {
     case Op::kClip: return "clip";
     case Op::kAbs: return "abs";
     case Op::kSqrt: return "sqrt";
+    case Op::kMin: return "min";
+    case Op::kMax: return "max";
     case Op::kZero: return "zero";
     case Op::kAccStore: return "acc_store";
     case Op::kAcc: return "acc";
@@ -55,6 +57,14 @@ const char* OpName(Op op) {
     case Op::kAccClip: return "acc_clip";
     case Op::kAccSign: return "acc_sign";
     case Op::kAccSqrt: return "acc_sqrt";
+    case Op::kAccGe: return "acc_ge";
+    case Op::kAccGt: return "acc_gt";
+    // Row instructions (graph/compiled_pointwise.h).
+    case Op::kRowAcc: return "row_acc";
+    case Op::kRowSum: return "row_sum";
+    case Op::kSpill: return "spill";
+    case Op::kSpillAcc: return "spill_acc";
+    case Op::kReload: return "reload";
   }
   return "?";
 }
@@ -70,14 +80,20 @@ int NumArgs(Op op) {
     case Op::kHardSigmoid: case Op::kClip: case Op::kAbs: case Op::kSqrt: case Op::kAcc:
     case Op::kNegAcc: case Op::kAccScale:
       return 1;
-    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kAccMul:
+    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMin: case Op::kMax:
+    case Op::kAccMul:
     case Op::kAccDiv: case Op::kAccSigmoid: case Op::kAccTanh: case Op::kAccStep:
     case Op::kAccStepAbove: case Op::kAccLeakyRelu: case Op::kAccElu: case Op::kAccSoftsign:
     case Op::kAccSoftplus: case Op::kAccHardSigmoid: case Op::kAccClip: case Op::kAccSign:
     case Op::kAccSqrt:
       return 2;
-    case Op::kAccDivRhs:
+    case Op::kAccDivRhs: case Op::kAccGe: case Op::kAccGt:
       return 3;
+    // Row instructions (graph/compiled_pointwise.h).
+    case Op::kReload:
+      return 0;
+    case Op::kRowAcc: case Op::kRowSum: case Op::kSpill: case Op::kSpillAcc:
+      return 1;
   }
   return 0;
 }
@@ -87,6 +103,7 @@ int NumScalars(Op op) {
     case Op::kAddScalar: case Op::kMulScalar: case Op::kRSubScalar: case Op::kLeakyRelu:
     case Op::kThresholdedRelu: case Op::kElu: case Op::kAccScale: case Op::kAccStepAbove:
     case Op::kAccLeakyRelu: case Op::kAccElu: case Op::kAccHardSigmoid:
+    case Op::kRowSum:  // row instruction: the scale of a sum (1) or a mean (1/n)
       return 1;
     case Op::kHardSigmoid: case Op::kClip: case Op::kAccClip:
       return 2;
@@ -95,8 +112,8 @@ int NumScalars(Op op) {
   }
 }
 
-bool IsForward(Op op) { return op >= Op::kAdd && op <= Op::kSqrt; }
-bool IsAccumulate(Op op) { return op >= Op::kAcc && op <= Op::kAccSqrt; }
+bool IsForward(Op op) { return op >= Op::kAdd && op <= Op::kMax; }
+bool IsAccumulate(Op op) { return op >= Op::kAcc && op <= Op::kAccGt; }
 
 absl::Status Validate(const std::string& op, int num_inputs, const Lowering& l) {
   auto bad = [&](const std::string& what) {
@@ -180,6 +197,10 @@ VarOr AdjointTerm(Op op, const std::vector<Var>& args, double s, double t) {
     case Op::kAccClip: return args[0] * (Step(args[1] - s) * Step(t - args[1]));
     case Op::kAccSign: return args[0] * (Step(args[1]) - Step(-args[1]));
     case Op::kAccSqrt: return MulScalar(args[0] / args[1], 0.5);
+    // [b > c] = step(b - c) and [b >= c] = 1 - step(c - b): IEEE subtraction is 0
+    // exactly when b == c, so these select what the interpreter's compares do.
+    case Op::kAccGt: return args[0] * Step(args[1] - args[2]);
+    case Op::kAccGe: return args[0] * (1.0 - Step(args[2] - args[1]));
     default: break;
   }
   return absl::InternalError(absl::StrCat("AdjointTerm: ", OpName(op), " has no tape meaning"));

@@ -45,6 +45,7 @@ enum class Op : uint8_t {
   kHardSigmoid,      // max(0, min(1, s R[a] + t))
   kClip,             // min(max(R[a], s), t)
   kAbs, kSqrt,
+  kMin, kMax,        // min(R[a], R[b]), max(R[a], R[b])
   // Backward.
   kZero,       // R[dst] = 0
   kAccStore,   // operand += R[a]
@@ -67,11 +68,26 @@ enum class Op : uint8_t {
   kAccClip,         // R[dst] += R[a] * [s < R[b] < t]
   kAccSign,         // R[dst] += R[a] * sign(R[b])                (abs)
   kAccSqrt,         // R[dst] += R[a] / (2 R[b])                  (R[b] = sqrt output)
+  // The selections of min and max: R[dst] += R[a] * [R[b] >= R[c]] and [R[b] > R[c]].
+  kAccGe, kAccGt,
+  // ---- Row instructions of the compiled plan's interpreter (graph/compiled_pointwise.h):
+  // feature-axis reductions and a per-thread row scratch. No lowering uses them (they are
+  // neither IsForward nor IsAccumulate); graph/compiled_codegen.cc emits them for groups
+  // with Sum/Mean over the features. len is the valid lanes of the chunk; a row block
+  // (run once per row) has len 1.
+  kRowAcc,    // R[dst][i] += R[a][i] for the chunk's valid lanes i < len
+  kRowSum,    // R[dst][*] = s * (the sum of all lanes of R[a])     (all lanes the same)
+  kSpill,     // scratch slot `operand`, this chunk's columns = R[a]
+  kSpillAcc,  // scratch slot `operand`, this chunk's columns += R[a]
+  kReload,    // R[dst] = scratch slot `operand`, this chunk's columns
 };
 // At a kink the adjoints take the side Relu's does (kAccStep: 0 at x = 0): the
 // left derivative of leaky relu and elu at 0, 0 on clip's and hard sigmoid's
 // bounds, sign(0) = 0. Their tape meanings (AdjointTerm) select with Step the
-// same way, so tape and plan agree on a kink too.
+// same way, so tape and plan agree on a kink too. Min and Max give a tie
+// (x_0 == x_1) to their first input: max's rules are dx_0 = g [x_0 >= x_1],
+// dx_1 = g [x_1 > x_0], min's dx_0 = g [x_1 >= x_0], dx_1 = g [x_0 > x_1], so the
+// gradient is g on exactly one input at every point.
 
 const char* OpName(Op op);
 // How many registers (a, b, c) the instruction reads, and how many immediates:
@@ -79,9 +95,9 @@ const char* OpName(Op op);
 int NumArgs(Op op);
 int NumScalars(Op op);
 inline bool UsesScalar(Op op) { return NumScalars(op) > 0; }
-// An instruction R[dst] = f(...) of the forward set (kAdd ... kSqrt).
+// An instruction R[dst] = f(...) of the forward set (kAdd ... kMax).
 bool IsForward(Op op);
-// An instruction R[dst] += f(...) (kAcc ... kAccSqrt).
+// An instruction R[dst] += f(...) (kAcc ... kAccGt).
 bool IsAccumulate(Op op);
 
 // A value an adjoint instruction reads.

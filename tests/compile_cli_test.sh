@@ -18,8 +18,8 @@ echo "$out" | grep -qx 'fusion: custom' || fail "mgu fusion line: $out"
 echo "$out" | grep -qx 'path: compiled' || fail "mgu path line: $out"
 echo "$out" | grep -q '^verify: max_rel_err=.* OK$' || fail "mgu verify: $out"
 
-# The pointwise part ends in a concatenation of two gates, which the compiled plan
-# does not take: the cell runs op by op, and the path says which op stopped it.
+# The pointwise part ends in a concatenation of two gates: the compiled plan takes
+# it (a concatenation of per-step values is a copy into the state's columns).
 cat > "$tmp/halves.cell" <<'CELL'
 cell halves
 input x[I]
@@ -30,6 +30,18 @@ next h = concat(tanh(a), sigmoid(b))
 CELL
 out=$("$bin" compile --cell "$tmp/halves.cell" --size I=3,K=4 --verify) || fail "halves: exit $?: $out"
 echo "$out" | grep -qx 'fusion: custom' || fail "halves fusion line: $out"
-echo "$out" | grep -Eq '^path: op-by-op: .*Concat' || fail "halves must name Concat: $out"
+echo "$out" | grep -qx 'path: compiled' || fail "halves must run compiled: $out"
 echo "$out" | grep -q '^verify: max_rel_err=.* OK$' || fail "halves verify: $out"
+# A step in which nothing can be computed before the sequence (x enters only through
+# a sum with the state) has no compiled plan yet: it runs op by op, and says why.
+cat > "$tmp/direct.cell" <<'CELL'
+cell direct
+input x[H]
+state h[H]
+next h = tanh(x + h)
+CELL
+out=$("$bin" compile --cell "$tmp/direct.cell" --size H=4 --verify) || fail "direct: exit $?: $out"
+echo "$out" | grep -Eq '^path: op-by-op: cell direct: no compiled plan: .*hoisted' ||
+  fail "direct must run op by op and say why: $out"
+echo "$out" | grep -q '^verify: max_rel_err=.* OK$' || fail "direct verify: $out"
 echo "compile_cli_test: 1 passed, 0 failed"

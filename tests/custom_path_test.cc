@@ -3,7 +3,10 @@
 // CompiledSequence tape node, and match the cell's equations run step by step on
 // the tape (models/cell.h RunSequence): outputs and the gradients of x, of the
 // initial states and of every parameter, 1e-4 relative, on random shapes.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -128,12 +131,15 @@ double Compare(const Outcome& a, const Outcome& b, std::string& worst) {
   return max_err;
 }
 
-void CheckKind(const std::string& kind, bool recognize, uint64_t seed) {
+// A cell of a builtin kind or a .cell file at sizes I, H.
+using MakeCellFn = std::function<absl::StatusOr<Cell>(int64_t I, int64_t H)>;
+
+void CheckCell(const std::string& name, const MakeCellFn& make, bool recognize, uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int64_t I = pick(1, 70), H = pick(1, 140), T = pick(1, 9), B = pick(1, 7);
-  SCOPED_TRACE(absl::StrCat(kind, " I=", I, " H=", H, " T=", T, " B=", B));
-  absl::StatusOr<Cell> cell = BuiltinCell(kind, I, H);
+  SCOPED_TRACE(absl::StrCat(name, " I=", I, " H=", H, " T=", T, " B=", B));
+  absl::StatusOr<Cell> cell = make(I, H);
   ASSERT_TRUE(cell.ok()) << cell.status();
   absl::StatusOr<Graph> g = Compile(*cell, recognize);
   ASSERT_TRUE(g.ok()) << g.status();
@@ -154,6 +160,10 @@ void CheckKind(const std::string& kind, bool recognize, uint64_t seed) {
   EXPECT_GT(err, 0);
 }
 
+void CheckKind(const std::string& kind, bool recognize, uint64_t seed) {
+  CheckCell(kind, [&](int64_t I, int64_t H) { return BuiltinCell(kind, I, H); }, recognize, seed);
+}
+
 TEST(CustomPathTest, MguMatchesTheTape) {
   for (uint64_t seed = 1; seed <= 4; ++seed) CheckKind("mgu", /*recognize=*/true, seed);
 }
@@ -162,6 +172,27 @@ TEST(CustomPathTest, EveryBuiltinForcedCustomMatchesTheTape) {
   uint64_t seed = 100;
   for (const std::string& kind : BuiltinCellKinds()) {
     for (int rep = 0; rep < 2; ++rep) CheckKind(kind, /*recognize=*/false, ++seed);
+  }
+}
+
+// Every cell file gatefuse ships, compiled without recognition, runs on the
+// compiled plan and matches its equations on the tape.
+TEST(CustomPathTest, EveryCellFileForcedCustomMatchesTheTape) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator("models/cells")) {
+    if (entry.path().extension() == ".cell") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 10u);  // the eight builtin kinds' files, ln_lstm, ln_gru, ...
+  uint64_t seed = 200;
+  for (const std::string& file : files) {
+    absl::StatusOr<CellSource> src = ReadCellFile(file);
+    ASSERT_TRUE(src.ok()) << src.status();
+    const MakeCellFn make = [&](int64_t I, int64_t H) -> absl::StatusOr<Cell> {
+      GF_ASSIGN_OR_RETURN(Graph g, CompileCell(*src, {{"I", I}, {"H", H}}));
+      return CellFromGraph(g);
+    };
+    for (int rep = 0; rep < 2; ++rep) CheckCell(file, make, /*recognize=*/false, ++seed);
   }
 }
 

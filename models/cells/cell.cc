@@ -3,12 +3,61 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/status.h"
+#include "models/cells/cell_language.h"
 #include "ops/cell_kinds.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
 namespace {
+
+// A builtin kind defined by .cell equations rather than by the kind table: no
+// fused kernel exists for it, and the file is the one writing of its equations.
+struct SourceKind {
+  std::string name;
+  std::string file;                // for error messages: where the text comes from
+  std::vector<std::string> gates;  // the reference files' gate order
+  std::string text;
+};
+
+const std::vector<SourceKind>& SourceKinds() {
+  static const auto* kinds = new std::vector<SourceKind>{
+      {"ln_lstm", "models/cells/ln_lstm.cell", {"i", "f", "g", "o"},
+#include "models/cells/ln_lstm.cell.inc"
+      },
+  };
+  return *kinds;
+}
+
+const SourceKind* FindSourceKind(const std::string& name) {
+  for (const SourceKind& k : SourceKinds()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+absl::Status UnknownKind(const std::string& name) {
+  return absl::InvalidArgumentError(absl::StrCat("unknown cell kind '", name, "'; builtin: ",
+                                                 absl::StrJoin(BuiltinCellKinds(), " ")));
+}
+
+absl::Status CheckSizes(const std::string& kind, int64_t input_size, int64_t hidden_size) {
+  if (input_size <= 0 || hidden_size <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cell ", kind, ": sizes must be positive, got I=",
+                                                   input_size, " H=", hidden_size));
+  }
+  return absl::OkStatus();
+}
+
+// The cell of a source kind: its equations compiled at these sizes, run by
+// CellFromGraph's step (on the tape, any float dtype).
+absl::StatusOr<Cell> SourceCell(const SourceKind& k, int64_t input_size, int64_t hidden_size) {
+  GF_RETURN_IF_ERROR(CheckSizes(k.name, input_size, hidden_size));
+  GF_ASSIGN_OR_RETURN(CellSource src, ParseCellSource(k.text, k.file));
+  GF_ASSIGN_OR_RETURN(Graph g, CompileCell(src, {{"I", input_size}, {"H", hidden_size}}));
+  return CellFromGraph(g);
+}
 
 // The parameter a builtin cell names `what` + `gate` (Wi, bhr, pi; W, U, b for the
 // one-gate RNNs), or null.
@@ -22,22 +71,24 @@ const Var* BuiltinParam(const ParamMap& p, const std::string& what, const std::s
 std::vector<std::string> BuiltinCellKinds() {
   std::vector<std::string> names;
   for (const CellKind& k : CellKinds()) names.push_back(k.name);
+  for (const SourceKind& k : SourceKinds()) names.push_back(k.name);
   return names;
 }
 
 absl::StatusOr<std::vector<std::string>> BuiltinCellGates(const std::string& kind) {
-  GF_ASSIGN_OR_RETURN(const CellKind* k, FindCellKind(kind));
-  return k->gates;
+  if (const SourceKind* s = FindSourceKind(kind)) return s->gates;
+  absl::StatusOr<const CellKind*> k = FindCellKind(kind);
+  if (!k.ok()) return UnknownKind(kind);
+  return (*k)->gates;
 }
 
 absl::StatusOr<Cell> BuiltinCell(const std::string& kind, int64_t input_size,
                                  int64_t hidden_size) {
-  GF_ASSIGN_OR_RETURN(const CellKind* k, FindCellKind(kind));
-  if (input_size <= 0 || hidden_size <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cell ", k->name,
-                                                   ": sizes must be positive, got I=",
-                                                   input_size, " H=", hidden_size));
-  }
+  if (const SourceKind* s = FindSourceKind(kind)) return SourceCell(*s, input_size, hidden_size);
+  absl::StatusOr<const CellKind*> found = FindCellKind(kind);
+  if (!found.ok()) return UnknownKind(kind);
+  const CellKind* k = *found;
+  GF_RETURN_IF_ERROR(CheckSizes(k->name, input_size, hidden_size));
   Cell cell;
   cell.kind = k->name;
   cell.input_size = input_size;
@@ -73,9 +124,12 @@ ParamMap InitParams(const Cell& cell, DType dtype, uint64_t seed) {
   ParamMap params;
   uint64_t k = 0;
   for (const CellParam& p : cell.params) {
-    params[p.name] =
-        Var::Leaf(Tensor::Uniform(p.shape, dtype, seed * 1000003 + k++, -bound, bound), true,
-                  p.name);
+    // Every param draws its own stream, so one with an initial value leaves the
+    // others' values as they were.
+    const uint64_t stream = seed * 1000003 + k++;
+    params[p.name] = Var::Leaf(p.init ? Tensor::Full(p.shape, dtype, *p.init)
+                                      : Tensor::Uniform(p.shape, dtype, stream, -bound, bound),
+                               true, p.name);
   }
   return params;
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,15 @@ using StepFn = std::function<absl::StatusOr<std::vector<Var>>(
 struct CellParam {
   std::string name;
   Shape shape;
+  // Every element starts at this value (a layer norm's gain 1, its shift 0);
+  // none: the uniform default of InitParams. The .cell language writes it
+  // `param g[4*H] = 1`; TraceCell records it on the param's node as the float
+  // attribute kParamInitAttr, which CellFromGraph reads back.
+  std::optional<double> init;
 };
+
+// The attribute of a param's Input node that holds CellParam::init.
+inline constexpr char kParamInitAttr[] = "init";
 
 struct Cell {
   std::string kind;
@@ -45,7 +54,11 @@ struct Cell {
 // The builtin kinds are those of the cell kind table (ops/cell_kinds.h), whose step
 // equations they run: rnn_tanh rnn_relu lstm peephole cifg gru gru_lbr mgu (canonical
 // names; the old names peephole_lstm and cifg_lstm are accepted wherever a kind is
-// read, and a cell made from one has the canonical kind).
+// read, and a cell made from one has the canonical kind); and then ln_lstm, the
+// layer-normalised LSTM, defined by its .cell equations (models/cells/ln_lstm.cell,
+// compiled into the library): params W [I,4H] and U [H,4H] (gates i f g o side by
+// side), lnx_g lnx_b lnh_g lnh_b [4H] and lnc_g lnc_b [H], gains starting at 1 and
+// shifts at 0.
 std::vector<std::string> BuiltinCellKinds();
 // The gate letters of a kind, in the order of shared/reference/README.md
 // (lstm: i f g o; gru: r z n; rnn_*: one unnamed gate, so W, U, b).
@@ -54,7 +67,8 @@ absl::StatusOr<std::vector<std::string>> BuiltinCellGates(const std::string& kin
 absl::StatusOr<Cell> BuiltinCell(const std::string& kind, int64_t input_size,
                                  int64_t hidden_size);
 
-// Parameters as leaves that require gradients, uniform in [-1/sqrt(H), 1/sqrt(H)).
+// Parameters as leaves that require gradients: CellParam::init where it is set,
+// otherwise uniform in [-1/sqrt(H), 1/sqrt(H)).
 ParamMap InitParams(const Cell& cell, DType dtype, uint64_t seed);
 
 struct SequenceResult {

@@ -3,6 +3,7 @@
 // state, every name assigned before it is used, with the cycle named when there
 // is one).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -49,20 +50,20 @@ std::string DescribeExpr(const Expr& e) {
   }
 }
 
-// f(e, s...) with as many scalars as f has, each a number literal (optionally
-// negated): the scalars become attributes of the op's node, constants of the
-// cell's definition rather than values it computes, so they are written out.
+// f(e, s...) (or f(a, b)) with as many scalars as f has, each a number literal
+// (optionally negated): the scalars become attributes of the op's node, constants
+// of the cell's definition rather than values it computes, so they are written out.
 absl::Status CheckElementwiseCall(const std::string& file, const Expr& e,
                                   const ElementwiseFunction& f) {
-  const size_t n = 1 + f.scalars.size();
+  const size_t n = f.tensors + f.scalars.size();
   if (e.args.size() != n) {
     std::string what = absl::StrCat(e.name, " takes ", n, " argument", n == 1 ? "" : "s",
                                     ", got ", e.args.size());
-    if (!f.scalars.empty()) absl::StrAppend(&what, ": ", Signature(e.name, f));
+    if (n > 1) absl::StrAppend(&what, ": ", Signature(e.name, f));
     return ErrorAt(file, e.location, what);
   }
   for (size_t k = 0; k < f.scalars.size(); ++k) {
-    const Expr& arg = e.args[k + 1];
+    const Expr& arg = e.args[k + f.tensors];
     if (!ScalarLiteral(arg)) {
       return ErrorAt(file, StartOf(arg),
                      absl::StrCat(Signature(e.name, f), ": ", f.scalars[k],
@@ -93,7 +94,7 @@ absl::Status CheckExpr(const std::string& file, const Expr& e, bool split_allowe
       GF_RETURN_IF_ERROR(arity(1, "unary '-'"));
       break;
     case Expr::Kind::kBinary:
-      if (absl::string_view("@+-*").find(e.op) == absl::string_view::npos || e.op == 0) {
+      if (absl::string_view("@+-*/").find(e.op) == absl::string_view::npos || e.op == 0) {
         return ErrorAt(file, e.location, "unknown operator");
       }
       GF_RETURN_IF_ERROR(arity(2, absl::StrCat("'", std::string(1, e.op), "'")));
@@ -113,6 +114,13 @@ absl::Status CheckExpr(const std::string& file, const Expr& e, bool split_allowe
       } else if (auto fn = ElementwiseFunctions().find(e.name);
                  fn != ElementwiseFunctions().end()) {
         GF_RETURN_IF_ERROR(CheckElementwiseCall(file, e, fn->second));
+      } else if (IsReduction(e.name)) {
+        const size_t n = ReductionArity(e.name);
+        if (e.args.size() != n) {
+          return ErrorAt(file, e.location,
+                         absl::StrCat(e.name, " takes ", n, " argument", n == 1 ? "" : "s",
+                                      ", got ", e.args.size(), ": ", ReductionSignature(e.name)));
+        }
       } else if (e.name == "concat") {
         if (e.args.empty()) {
           return ErrorAt(file, e.location, "concat takes at least one argument, got 0");
@@ -173,6 +181,14 @@ absl::Status CheckDeclaration(const std::string& file, const Declaration& d) {
   if (IsKeyword(d.name) || IsFunction(d.name)) {
     return ErrorAt(file, d.location,
                    absl::StrCat("'", d.name, "' is a reserved word and cannot name a value"));
+  }
+  if (d.init && d.kind != DeclKind::kParam) {
+    return ErrorAt(file, d.init_location,
+                   absl::StrCat(d.name, " takes no initial value; only a param does"));
+  }
+  if (d.init && !std::isfinite(*d.init)) {
+    return ErrorAt(file, d.init_location,
+                   absl::StrCat("the initial value of ", d.name, " must be a finite number"));
   }
   if (d.kind != DeclKind::kParam && d.shape.size() != 1) {
     return ErrorAt(file, d.location,

@@ -1,11 +1,11 @@
 // The .cell compiler: a parsed CellSource with bound sizes becomes a verified
-// cell graph (cell_language.h); and a cell graph becomes a Cell.
+// cell graph (cell_language.h). (A cell graph becomes a Cell in cell_from_graph.cc.)
 #include "models/cells/cell_language.h"
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,10 +22,13 @@ using cell_language_internal::ElementwiseFunction;
 using cell_language_internal::ElementwiseFunctions;
 using cell_language_internal::ErrorAt;
 using cell_language_internal::FormatNumber;
+using cell_language_internal::IsReduction;
 using cell_language_internal::IsSplit;
 using cell_language_internal::kFunctionList;
+using cell_language_internal::kLayerNormEpsilon;
 using cell_language_internal::kMaxDim;
 using cell_language_internal::kMaxElements;
+using cell_language_internal::ReductionSignature;
 using cell_language_internal::ScalarLiteral;
 using cell_language_internal::Signature;
 using cell_language_internal::SplitCount;
@@ -163,6 +166,7 @@ class Compiler {
                                           kMaxElements, " elements"));
     }
     const NodeId id = g_.AddInput(d.name, role, spec);
+    if (role == InputRole::kParam && d.init) g_.mutable_node(id).attrs.Set(kParamInitAttr, *d.init);
     env_[d.name] = {id, 0};
     return absl::OkStatus();
   }
@@ -176,8 +180,32 @@ class Compiler {
       return Err(loc, absl::StrCat(op, " gives ", g_.spec(out).ToString(), ": more than ",
                                    kMaxElements, " elements"));
     }
+    if (op == "Mean" || op == "Sum" || (IsElementwise(op) && FromReducedOnly(inputs))) {
+      reduced_.insert(*id);
+    }
     return out;
   }
+
+  static bool IsElementwise(const std::string& op) {
+    absl::StatusOr<const OpDef*> def = OpRegistry::Global().Find(op);
+    return def.ok() && (*def)->lowering.has_value();
+  }
+
+  // Every input is a per-example [B, 1] result (a reduction's, or computed from
+  // those and numbers only), and one is not a number.
+  bool FromReducedOnly(const std::vector<ValueRef>& inputs) const {
+    bool any = false;
+    for (const ValueRef& v : inputs) {
+      if (g_.node(v.node).op == kConstantOp) continue;
+      if (!reduced_.count(v.node)) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  // A number where the op needs a tensor: a scalar Constant of the cell's dtype.
+  ValueRef ConstantOf(double v) { return {g_.AddConstant(Tensor::Full({}, dtype_, v)), 0}; }
+  ValueRef TensorOf(const Value& v) { return v.is_number ? ConstantOf(v.number) : v.ref; }
 
   absl::Status CompileSplit(const Statement& st) {
     const Expr& call = st.value;
@@ -217,12 +245,13 @@ class Compiler {
   // A function of a number is a number, computed by the op's own kernel (in f64,
   // on a scalar), so that folding and running agree for every function; a value
   // outside the op's domain, such as sqrt(-1), is not finite and an error.
-  absl::StatusOr<Value> Fold(SourceLocation loc, const std::string& op, double v,
-                             const Attrs& attrs) const {
+  absl::StatusOr<Value> Fold(SourceLocation loc, const std::string& op,
+                             const std::vector<double>& numbers, const Attrs& attrs) const {
     absl::StatusOr<const OpDef*> def = OpRegistry::Global().Find(op);
     if (!def.ok()) return Err(loc, def.status().message());
-    absl::StatusOr<std::vector<Tensor>> y =
-        RunOp(**def, {Tensor::Full({}, DType::kF64, v)}, attrs);
+    std::vector<Tensor> in;
+    for (double v : numbers) in.push_back(Tensor::Full({}, DType::kF64, v));
+    absl::StatusOr<std::vector<Tensor>> y = RunOp(**def, in, attrs);
     if (!y.ok()) return Err(loc, y.status().message());
     return Number(loc, (*y)[0].At(0));
   }
@@ -272,11 +301,26 @@ class Compiler {
       return Wrap(AddOp(e.location, "MatMul", {a.ref, b.ref},
                           {{"transpose_a", int64_t{0}}, {"transpose_b", int64_t{0}}}));
     }
-    if (e.op != '+' && e.op != '-' && e.op != '*') return Err(e.location, "unknown operator");
+    if (e.op != '+' && e.op != '-' && e.op != '*' && e.op != '/') {
+      return Err(e.location, "unknown operator");
+    }
+    if (e.op == '/' && b.is_number && b.number == 0) {
+      return Err(e.location, a.is_number ? "division of a number by 0"
+                                         : "division of a tensor by the number 0");
+    }
     if (a.is_number && b.is_number) {
       return Number(e.location, e.op == '+'   ? a.number + b.number
                                 : e.op == '-' ? a.number - b.number
-                                              : a.number * b.number);
+                                : e.op == '*' ? a.number * b.number
+                                              : a.number / b.number);
+    }
+    if (e.op == '/') {
+      // t / s is t * (1/s), as ops/ops.h's operator/; s / t divides a scalar Constant.
+      if (b.is_number) {
+        GF_ASSIGN_OR_RETURN(Value inverse, Number(e.location, 1 / b.number));
+        return Wrap(AddOp(e.location, "MulScalar", {a.ref}, {{"value", inverse.number}}));
+      }
+      return Wrap(AddOp(e.location, "Div", {TensorOf(a), b.ref}));
     }
     // A number with a tensor: the scalar ops ops/ops.h's operators use.
     if (a.is_number || b.is_number) {
@@ -294,27 +338,108 @@ class Compiler {
     return Wrap(AddOp(e.location, op, {a.ref, b.ref}));
   }
 
+  // The value a reduction reads: a [B, n] tensor not already one value per example.
+  absl::StatusOr<ValueRef> ReducibleArg(const Expr& call, const Value& x) const {
+    const std::string sig = ReductionSignature(call.name);
+    if (x.is_number) {
+      return Err(call.location, absl::StrCat(sig, ": e must be a tensor, got the number ",
+                                             FormatNumber(x.number)));
+    }
+    const TensorSpec& spec = g_.spec(x.ref);
+    if (spec.shape.rank() != 2) {
+      return Err(call.location, absl::StrCat(sig, " works on the feature axis of a [B, n] value; "
+                                             "e is ", spec.ToString()));
+    }
+    if (reduced_.count(x.ref.node)) {
+      return Err(call.location,
+                 absl::StrCat(sig, ": e is ", spec.ToString(), ", already one value per example "
+                              "(computed from mean or sum alone); reducing it again gives it back"));
+    }
+    return x.ref;
+  }
+
+  // mean(e), sum(e): Mean / Sum over axis 1, keepdims, [B, n] -> [B, 1].
+  // layer_norm(e, gain, shift) = (e - m) / sqrt(mean((e - m)^2) + eps) * gain + shift,
+  // m = mean(e), in the primitive ops the passes and the compiled plan know.
+  absl::StatusOr<Value> EvalReduction(const Expr& e) {
+    const std::string sig = ReductionSignature(e.name);
+    const size_t arity = e.name == "layer_norm" ? 3 : 1;
+    if (e.args.size() != arity) {
+      return Err(e.location, absl::StrCat(e.name, " takes ", arity, " argument",
+                                          arity == 1 ? "" : "s", ": ", sig));
+    }
+    GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[0]));
+    GF_ASSIGN_OR_RETURN(const ValueRef v, ReducibleArg(e, x));
+    const SourceLocation loc = e.location;
+    auto reduce = [&](const std::string& op, ValueRef in) {
+      return AddOp(loc, op, {in}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{1}}});
+    };
+    if (e.name != "layer_norm") return Wrap(reduce(e.name == "mean" ? "Mean" : "Sum", v));
+
+    const int64_t n = g_.spec(v).shape[1];
+    std::vector<ValueRef> affine;  // gain, shift
+    for (size_t k = 1; k <= 2; ++k) {
+      const char* what = k == 1 ? "gain" : "shift";
+      GF_ASSIGN_OR_RETURN(Value p, Eval(e.args[k]));
+      if (p.is_number) {
+        return Err(loc, absl::StrCat(sig, ": ", what, " must be a [", n,
+                                     "] tensor (one value per feature), got the number ",
+                                     FormatNumber(p.number)));
+      }
+      if (!(g_.spec(p.ref).shape == Shape{n})) {
+        return Err(loc, absl::StrCat(sig, ": ", what, " is ", g_.spec(p.ref).ToString(),
+                                     " but e is ", g_.spec(v).ToString(), "; ", what,
+                                     " must be [", n, "], one value per feature"));
+      }
+      affine.push_back(p.ref);
+    }
+    GF_ASSIGN_OR_RETURN(const ValueRef m, reduce("Mean", v));
+    GF_ASSIGN_OR_RETURN(const ValueRef d, AddOp(loc, "Sub", {v, m}));
+    GF_ASSIGN_OR_RETURN(const ValueRef d2, AddOp(loc, "Mul", {d, d}));
+    GF_ASSIGN_OR_RETURN(const ValueRef var, reduce("Mean", d2));
+    GF_ASSIGN_OR_RETURN(const ValueRef var_eps,
+                        AddOp(loc, "AddScalar", {var}, {{"value", kLayerNormEpsilon}}));
+    GF_ASSIGN_OR_RETURN(const ValueRef sd, AddOp(loc, "Sqrt", {var_eps}));
+    GF_ASSIGN_OR_RETURN(const ValueRef normalised, AddOp(loc, "Div", {d, sd}));
+    GF_ASSIGN_OR_RETURN(const ValueRef scaled, AddOp(loc, "Mul", {normalised, affine[0]}));
+    return Wrap(AddOp(loc, "Add", {scaled, affine[1]}));
+  }
+
   absl::StatusOr<Value> EvalCall(const Expr& e) {
     auto fn = ElementwiseFunctions().find(e.name);
     if (fn != ElementwiseFunctions().end()) {
       const ElementwiseFunction& f = fn->second;
-      if (e.args.size() != 1 + f.scalars.size()) {
-        return Err(e.location, absl::StrCat(e.name, " takes ", 1 + f.scalars.size(),
+      if (e.args.size() != f.tensors + f.scalars.size()) {
+        return Err(e.location, absl::StrCat(e.name, " takes ", f.tensors + f.scalars.size(),
                                             " arguments: ", Signature(e.name, f)));
       }
-      GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[0]));
+      std::vector<Value> xs;
+      bool all_numbers = true;
+      for (int k = 0; k < f.tensors; ++k) {
+        GF_ASSIGN_OR_RETURN(Value x, Eval(e.args[k]));
+        all_numbers = all_numbers && x.is_number;
+        xs.push_back(x);
+      }
       Attrs attrs;
       for (size_t k = 0; k < f.scalars.size(); ++k) {
-        const std::optional<double> s = ScalarLiteral(e.args[k + 1]);
+        const Expr& arg = e.args[k + f.tensors];
+        const std::optional<double> s = ScalarLiteral(arg);
         if (!s) {
-          return Err(StartOf(e.args[k + 1]),
+          return Err(StartOf(arg),
                      absl::StrCat(Signature(e.name, f), ": ", f.scalars[k], " must be a number"));
         }
         attrs.Set(f.scalars[k], *s);
       }
-      if (!x.is_number) return Wrap(AddOp(e.location, f.op, {x.ref}, std::move(attrs)));
-      return Fold(e.location, f.op, x.number, attrs);
+      if (all_numbers) {
+        std::vector<double> numbers;
+        for (const Value& x : xs) numbers.push_back(x.number);
+        return Fold(e.location, f.op, numbers, attrs);
+      }
+      std::vector<ValueRef> in;
+      for (const Value& x : xs) in.push_back(TensorOf(x));
+      return Wrap(AddOp(e.location, f.op, in, std::move(attrs)));
     }
+    if (IsReduction(e.name)) return EvalReduction(e);
     if (e.name == "concat") {
       if (e.args.empty()) return Err(e.location, "concat takes at least one argument, got 0");
       std::vector<ValueRef> parts;
@@ -343,6 +468,9 @@ class Compiler {
   int64_t batch_;
   Graph g_;
   std::map<std::string, ValueRef> env_;
+  // Nodes whose value is per example, [B, 1]: reductions and what is computed
+  // elementwise from them alone.
+  std::set<NodeId> reduced_;
 };
 
 }  // namespace
@@ -351,68 +479,6 @@ absl::StatusOr<Graph> CompileCell(const CellSource& src, const std::map<std::str
                                   DType dtype, int64_t batch) {
   GF_RETURN_IF_ERROR(Validate(src));
   return Compiler(src, sizes, dtype, batch).Run();
-}
-
-absl::StatusOr<Cell> CellFromGraph(const Graph& graph) {
-  GF_ASSIGN_OR_RETURN(CellSignature sig, GetCellSignature(graph));
-  const std::string where = absl::StrCat("cell ", graph.name());
-  auto spec_of = [&](const std::string& name) -> const TensorSpec& {
-    return graph.node(graph.FindInput(name)).outputs[0];
-  };
-  const TensorSpec& x = spec_of(sig.input);
-  if (x.shape.rank() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": input ", sig.input,
-                                                   " must be [batch, n], got ", x.ToString()));
-  }
-  Cell cell;
-  cell.kind = graph.name();
-  cell.input_size = x.shape[1];
-  cell.states = sig.states;
-  std::vector<size_t> output_of_state;
-  for (const std::string& s : sig.states) {
-    const TensorSpec& spec = spec_of(s);
-    if (spec.shape.rank() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": state ", s,
-                                                     " must be [batch, n], got ", spec.ToString()));
-    }
-    if (s == sig.states[0]) {
-      cell.hidden_size = spec.shape[1];
-    } else if (spec.shape[1] != cell.hidden_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": a Cell's states have one size; ", s, " is ", spec.ToString(), " but ",
-          sig.states[0], " is ", spec_of(sig.states[0]).ToString()));
-    }
-    const auto& outs = graph.outputs();
-    size_t k = 0;
-    while (k < outs.size() && outs[k].name != s) ++k;
-    output_of_state.push_back(k);  // GetCellSignature checked there is one
-  }
-  for (const std::string& p : sig.params) cell.params.push_back({p, spec_of(p).shape});
-
-  auto shared = std::make_shared<const Graph>(graph);
-  cell.step = [shared, sig, output_of_state, where](
-                  const Var& x, const std::vector<Var>& states,
-                  const ParamMap& params) -> absl::StatusOr<std::vector<Var>> {
-    if (states.size() != sig.states.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": needs ", sig.states.size(),
-                                                     " states, got ", states.size()));
-    }
-    std::map<std::string, Var> inputs;
-    inputs[sig.input] = x;
-    for (size_t k = 0; k < states.size(); ++k) inputs[sig.states[k]] = states[k];
-    for (const std::string& p : sig.params) {
-      auto it = params.find(p);
-      if (it == params.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": parameter ", p, " is missing"));
-      }
-      inputs[p] = it->second;
-    }
-    GF_ASSIGN_OR_RETURN(std::vector<Var> outs, ApplyGraph(*shared, inputs));
-    std::vector<Var> next;
-    for (size_t k : output_of_state) next.push_back(outs.at(k));
-    return next;
-  };
-  return cell;
 }
 
 }  // namespace gatefuse

@@ -42,7 +42,12 @@ absl::StatusOr<Graph> TraceCell(const Cell& cell, DType dtype, int64_t batch) {
   }
   std::vector<TracedOutput> outputs;
   for (size_t k = 0; k < cell.states.size(); ++k) outputs.push_back({cell.states[k], next[k]});
-  return TraceGraph(cell.kind, inputs, outputs);
+  GF_ASSIGN_OR_RETURN(Graph g, TraceGraph(cell.kind, inputs, outputs));
+  for (const CellParam& p : cell.params) {
+    const NodeId id = g.FindInput(p.name);
+    if (p.init && id >= 0) g.mutable_node(id).attrs.Set(kParamInitAttr, *p.init);
+  }
+  return g;
 }
 
 }  // namespace gatefuse

@@ -1,5 +1,6 @@
 // A cell's step traced into a Graph: the per-step input x, the states, the
-// parameters as inputs; one output per state (its next value).
+// parameters as inputs (a param with CellParam::init carries it as the float
+// attribute kParamInitAttr); one output per state (its next value).
 #ifndef GATEFUSE_MODELS_CELLS_CELL_GRAPH_H_
 #define GATEFUSE_MODELS_CELLS_CELL_GRAPH_H_
 

@@ -39,12 +39,14 @@ const std::map<std::string, ElementwiseFunction>& ElementwiseFunctions() {
       {"clip", {"Clip", {"lo", "hi"}}},
       {"abs", {"Abs", {}}},
       {"sqrt", {"Sqrt", {}}},
+      {"min", {"Min", {}, 2}},
+      {"max", {"Max", {}, 2}},
   };
   return *fns;
 }
 
 std::string Signature(const std::string& name, const ElementwiseFunction& f) {
-  std::string s = absl::StrCat(name, "(e");
+  std::string s = absl::StrCat(name, f.tensors == 2 ? "(a, b" : "(e");
   for (const std::string& scalar : f.scalars) absl::StrAppend(&s, ", ", scalar);
   return absl::StrCat(s, ")");
 }
@@ -67,7 +69,18 @@ SourceLocation StartOf(const Expr& e) {
 }
 
 bool IsFunction(const std::string& name) {
-  return ElementwiseFunctions().count(name) > 0 || name == "concat" || name == "split";
+  return ElementwiseFunctions().count(name) > 0 || name == "concat" || name == "split" ||
+         IsReduction(name);
+}
+
+bool IsReduction(const std::string& name) {
+  return name == "mean" || name == "sum" || name == "layer_norm";
+}
+
+int ReductionArity(const std::string& name) { return name == "layer_norm" ? 3 : 1; }
+
+std::string ReductionSignature(const std::string& name) {
+  return name == "layer_norm" ? "layer_norm(e, gain, shift)" : absl::StrCat(name, "(e)");
 }
 
 bool IsKeyword(const std::string& name) {

@@ -11,21 +11,35 @@
 //
 // Grammar (one statement per line; `#` starts a comment):
 //   file      := 'cell' NAME  { decl | assign | next }
-//   decl      := ('input' | 'state' | 'param') NAME '[' [size {',' size}] ']' {NAME '[' ... ']'}
+//   decl      := ('input' | 'state' | 'param') item {item}
+//   item      := NAME '[' [size {',' size}] ']' ['=' ['-'] NUMBER]   (the initial value: params only)
 //   size      := product {'+' product}        product := factor {'*' factor}
 //   factor    := SYMBOL | INTEGER             (e.g. W[I+H, 4*H] for concat(x, h) @ W)
 //   assign    := NAME {',' NAME} '=' expr     (several names: expr is split(e, n))
 //   next      := 'next' STATE '=' expr
-//   expr      := term {('+' | '-') term}      term   := mm {'*' mm}
+//   expr      := term {('+' | '-') term}      term   := mm {('*' | '/') mm}
 //   mm        := unary {'@' unary}            unary  := '-' unary | primary
 //   primary   := NUMBER | NAME | FUNC '(' expr {',' expr} ')' | '(' expr ')'
 // A name must be assigned before it is used; state names always mean the state
 // at the start of the step. Numbers combine with tensors as scalar ops
-// (AddScalar, RSubScalar, MulScalar) and with each other by folding, a function
-// of a number included. The scalar arguments of leaky_relu(e, alpha),
-// thresholded_relu(e, alpha), elu(e, alpha), hard_sigmoid(e, alpha, beta) and
-// clip(e, lo, hi) are number literals, optionally negated (clip(z, -3, 3)): they
-// become the op's attributes.
+// (AddScalar, RSubScalar, MulScalar; t / s is MulScalar 1/s, s / t is Div of a
+// scalar Constant by t) and with each other by folding, a function of a number
+// included. The scalar arguments of leaky_relu(e, alpha), thresholded_relu(e,
+// alpha), elu(e, alpha), hard_sigmoid(e, alpha, beta) and clip(e, lo, hi) are
+// number literals, optionally negated (clip(z, -3, 3)): they become the op's
+// attributes. min(a, b) and max(a, b) are elementwise and broadcast (a number
+// argument is a scalar Constant); a tie gives the gradient to a.
+//
+// Over the feature axis: mean(e) and sum(e) of a [B, n] value are Mean / Sum with
+// axes {1}, keepdims, so [B, 1], which broadcasts back against [B, n] in + - * /
+// min max. A value computed from such results only is [B, 1] too, and reducing it
+// again is an error. layer_norm(e, gain, shift), gain and shift [n], expands to
+//   m = mean(e); d = e - m; y = d / sqrt(mean(d * d) + 1e-5) * gain + shift
+// in primitive ops (Mean Sub Mul Mean AddScalar Sqrt Div Mul Add).
+//
+// `param g[4*H] = 1` gives every element of g the initial value 1 (the float
+// attribute kParamInitAttr of g's node; CellParam::init); a param without one
+// starts uniform (InitParams).
 //
 // Every error is InvalidArgument "FILE:LINE:COL: what was wrong / expected".
 #ifndef GATEFUSE_MODELS_CELLS_CELL_LANGUAGE_H_
@@ -33,6 +47,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -74,6 +89,8 @@ struct Declaration {
   std::string name;
   std::vector<SizeExpr> shape;
   SourceLocation location;
+  std::optional<double> init;     // params: `= 1`
+  SourceLocation init_location;   // the initial value's first token
 };
 
 struct Expr {
@@ -81,7 +98,7 @@ struct Expr {
   Kind kind = Kind::kNumber;
   double number = 0;        // kNumber
   std::string name;         // kName: the value; kCall: the function
-  char op = 0;              // kBinary: '@', '+', '-' or '*'
+  char op = 0;              // kBinary: '@', '+', '-', '*' or '/'
   std::vector<Expr> args;   // kNeg: 1; kBinary: 2; kCall: the arguments
   SourceLocation location;  // the operator, the name, the function or the number
 };

@@ -231,6 +231,12 @@ constexpr const char* kSeeds[] = {
     "z = x @ W + h * clip(2, -1, 1)\n"
     "a = hard_sigmoid(z, 0.2, 0.5) * softsign(z) + elu(z, 1e-1) - leaky_relu(-z, 0.01)\n"
     "next h = thresholded_relu(a, -1) + softplus(a) * abs(h) - sqrt(a * a + 1)\n",
+    // division, min and max, reductions over the features, layer norm, initialisers
+    "# sizes: I=2 H=3 f64\n"
+    "cell ln\ninput x[I]\nstate h[H] c[H]\nparam W[I,2*H] g[2*H] = 1 s[2*H] = -0.5 e[H] = 0\n"
+    "a, b = split(layer_norm(x @ W, g, s), 2)\n"
+    "next c = min(a, c) / (1 + abs(b)) - max(0.5, mean(h)) * sum(c) / 2\n"
+    "next h = layer_norm(tanh(a) * h, e, e) + 2 / (3 + sigmoid(b))\n",
     // errors the checks name
     "cell cycle\ninput x[I]\nstate h[H]\na = b + 1\nb = a * 2\nnext h = h + a\n",
     "cell bad_split\ninput x[I]\nstate h[H]\na, b = split(h, 3)\nnext h = a\n",

@@ -27,20 +27,24 @@ inline constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 inline constexpr char kFunctionList[] =
     "sigmoid, tanh, relu, exp, log, leaky_relu, thresholded_relu, elu, softsign, softplus, "
-    "hard_sigmoid, clip, abs, sqrt, concat, split";
+    "hard_sigmoid, clip, abs, sqrt, min, max, mean, sum, layer_norm, concat, split";
+// layer_norm's epsilon: var + 1e-5 under the square root (PyTorch's default).
+inline constexpr double kLayerNormEpsilon = 1e-5;
 
 // ---- vocabulary (cell_language.cc)
 
-// An elementwise function: the op it applies to its first argument, and the float
-// attributes its further arguments give, each a number literal:
-//   tanh(z) -> Tanh(z);  clip(z, -3, 3) -> Clip(z) {lo=-3, hi=3}
+// An elementwise function: the op it applies to its first `tensors` arguments,
+// and the float attributes its further arguments give, each a number literal:
+//   tanh(z) -> Tanh(z);  clip(z, -3, 3) -> Clip(z) {lo=-3, hi=3};  min(a, b) -> Min(a, b)
 struct ElementwiseFunction {
   std::string op;
   std::vector<std::string> scalars;  // attribute names, in argument order
+  int tensors = 1;                   // 1 or 2 (min, max)
 };
-// Every function but concat and split, by name.
+// Every function but concat, split and the reductions (mean, sum, layer_norm), by
+// name.
 const std::map<std::string, ElementwiseFunction>& ElementwiseFunctions();
-// How a function is called, for error messages: "clip(e, lo, hi)".
+// How a function is called, for error messages: "clip(e, lo, hi)", "min(a, b)".
 std::string Signature(const std::string& name, const ElementwiseFunction& f);
 // The value of a scalar argument if it is a number literal, optionally negated
 // ("0.5", "-3", "1e-3"); nullopt for any other expression.
@@ -56,6 +60,11 @@ std::string At(SourceLocation loc);
 absl::Status ErrorAt(const std::string& file, SourceLocation loc, absl::string_view what);
 std::string FormatNumber(double v);
 bool IsSplit(const Expr& e);
+// mean and sum (over the feature axis), and layer_norm; their arities.
+bool IsReduction(const std::string& name);
+int ReductionArity(const std::string& name);
+// How a reduction is called, for error messages: "mean(e)", "layer_norm(e, gain, shift)".
+std::string ReductionSignature(const std::string& name);
 // The part count of split(e, n) if n is a positive integer literal.
 std::optional<int64_t> SplitCount(const Expr& n);
 

@@ -95,5 +95,14 @@ TEST(CellLanguageRobustnessTest, MutatedCellWithTheActivationsNeverCrashes) {
          2000, 3);
 }
 
+TEST(CellLanguageRobustnessTest, MutatedLayerNormCellsNeverCrash) {
+  // Mutations reach reductions of reductions, wrong gain shapes, broken initialisers.
+  Mutate(ReadText("models/cells/ln_lstm.cell"), 2000, 4);
+  Mutate(absl::StrCat("cell red\ninput x[I]\nstate h[H]\nparam W[I,H] g[H] = 1 s[H] = -0.5\n",
+                      "m = mean(x @ W) / (1 + sum(abs(h)))\n",
+                      "next h = layer_norm(min(h, m) + max(x @ W, 0.5), g, s) / 2\n"),
+         2000, 5);
+}
+
 }  // namespace
 }  // namespace gatefuse

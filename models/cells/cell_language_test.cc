@@ -11,6 +11,7 @@
 #include "graph/text.h"
 #include "models/cells/cell.h"
 #include "models/cells/cell_graph.h"
+#include "models/cells/cell_language_testing.h"
 #include "passes/graph_util.h"
 #include "passes/pass.h"
 #include "passes/standard_pipeline.h"
@@ -21,15 +22,12 @@ namespace {
 
 const std::map<std::string, int64_t> kSizes = {{"I", 3}, {"H", 5}};
 
-std::string CellPath(const std::string& kind) { return "models/cells/" + kind + ".cell"; }
+using cell_testing::CompileText;
+using cell_testing::ExpectError;
+using cell_testing::ParseError;
+using cell_testing::Render;
 
-absl::StatusOr<Graph> CompileText(const std::string& text,
-                                  const std::map<std::string, int64_t>& sizes = kSizes,
-                                  DType dtype = DType::kF32) {
-  absl::StatusOr<CellSource> src = ParseCellSource(text, "t.cell");
-  if (!src.ok()) return src.status();
-  return CompileCell(*src, sizes, dtype);
-}
+std::string CellPath(const std::string& kind) { return "models/cells/" + kind + ".cell"; }
 
 Graph Optimize(Graph g) {
   PipelineOptions options;
@@ -49,33 +47,6 @@ std::vector<uint64_t> OutputHashes(const Graph& g) {
   std::vector<uint64_t> out;
   for (const GraphOutput& o : g.outputs()) out.push_back(ValueHash(hashes, o.value));
   return out;
-}
-
-// The expression computing `v`, e.g. "MulScalar{2}(MatMul(x,W))".
-std::string Render(const Graph& g, ValueRef v) {
-  const NodeData& d = g.node(v.node);
-  if (d.op == kInputOp) return d.name;
-  std::string s = d.op;
-  if (d.attrs.Has("value")) {
-    absl::StrAppend(&s, "{", absl::StrFormat("%g", *d.attrs.GetFloat(d.op, "value")), "}");
-  } else {
-    // An activation's scalars by name: "Clip{hi=3,lo=-3}".
-    std::vector<std::string> scalars;
-    for (const auto& [name, v] : d.attrs.values()) {
-      if (const double* f = std::get_if<double>(&v)) {
-        scalars.push_back(absl::StrFormat("%s=%g", name, *f));
-      }
-    }
-    if (!scalars.empty()) absl::StrAppend(&s, "{", absl::StrJoin(scalars, ","), "}");
-  }
-  if (d.op == "Concat") absl::StrAppend(&s, "{", *d.attrs.GetInt(d.op, "axis"), "}");
-  if (d.op == "Slice") {
-    absl::StrAppend(&s, "{", *d.attrs.GetInt(d.op, "axis"), ":", *d.attrs.GetInt(d.op, "start"),
-                    ":", *d.attrs.GetInt(d.op, "end"), "}");
-  }
-  std::vector<std::string> args;
-  for (const ValueRef& in : d.inputs) args.push_back(Render(g, in));
-  return absl::StrCat(s, "(", absl::StrJoin(args, ","), ")");
 }
 
 // ---------------------------------------------------------------- builtin cells
@@ -132,6 +103,7 @@ TEST_P(BuiltinCellFileTest, MatchesTheCellWrittenInCpp) {
   for (size_t k = 0; k < builtin->params.size(); ++k) {
     EXPECT_EQ(cell->params[k].name, builtin->params[k].name);
     EXPECT_EQ(cell->params[k].shape, builtin->params[k].shape) << builtin->params[k].name;
+    EXPECT_EQ(cell->params[k].init, builtin->params[k].init) << builtin->params[k].name;
   }
   const ParamMap params = InitParams(*builtin, DType::kF64, 7);
   const Var x = Var::Leaf(Tensor::Uniform({4, 2, 3}, DType::kF64, 11, -1, 1));
@@ -331,20 +303,6 @@ TEST(CellLanguageTest, LiteralsBecomeScalarOps) {
 
 // ---------------------------------------------------------------- errors
 
-// `status` is InvalidArgument "t.cell:WHERE: ..." containing every word.
-void ExpectError(const absl::Status& status, const std::string& where,
-                 const std::vector<std::string>& words) {
-  ASSERT_FALSE(status.ok()) << "expected an error at " << where;
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-  const std::string msg(status.message());
-  EXPECT_TRUE(absl::StartsWith(msg, absl::StrCat("t.cell:", where, ": "))) << msg;
-  for (const std::string& w : words) EXPECT_TRUE(absl::StrContains(msg, w)) << msg << "\nlacks: " << w;
-}
-
-absl::Status ParseError(const std::string& text) {
-  return ParseCellSource(text, "t.cell").status();
-}
-
 // Lines 1-4: cell t / input x[I] / state h[H] / param W[H,H] B[I]
 constexpr char kSmall[] = "cell t\ninput x[I]\nstate h[H]\nparam W[H,H] B[I]\n";
 
@@ -413,8 +371,8 @@ TEST(CellLanguageErrorTest, UnknownName) {
 }
 
 TEST(CellLanguageErrorTest, UnexpectedCharacterAndBadNumbers) {
-  ExpectError(ParseError(absl::StrCat(kSmall, "next h = h / 2\n")), "5:12",
-              {"unexpected character '/'"});
+  ExpectError(ParseError(absl::StrCat(kSmall, "next h = h ^ 2\n")), "5:12",
+              {"unexpected character '^'"});
   ExpectError(ParseError(absl::StrCat(kSmall, "next h = h * 1.2.3\n")), "5:14",
               {"malformed number '1.2.3'"});
   ExpectError(ParseError(absl::StrCat(kSmall, "next h = h * 1e999\n")), "5:14", {"out of range"});

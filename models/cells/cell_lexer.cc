@@ -87,7 +87,7 @@ absl::StatusOr<std::vector<Token>> Lex(const std::string& text, const std::strin
         return ErrorAt(file, loc,
                        absl::StrCat("number ", text.substr(start, i - start), " is out of range"));
       }
-    } else if (absl::string_view("()[],=@+-*").find(c) != absl::string_view::npos) {
+    } else if (absl::string_view("()[],=@+-*/").find(c) != absl::string_view::npos) {
       ++i;
       t.kind = TokenKind::kSymbol;
     } else {

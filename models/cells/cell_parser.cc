@@ -147,6 +147,7 @@ class Parser {
         }
       }
       GF_RETURN_IF_ERROR(Expect(']', absl::StrCat(" or ',' in the shape of ", d.name)));
+      if (IsSymbol('=')) GF_RETURN_IF_ERROR(ParseInitialValue(d));
       if (kind == DeclKind::kInput) {
         if (!src_.input.name.empty()) {
           return Error(name, absl::StrCat("a cell has exactly one input; ", src_.input.name,
@@ -164,6 +165,33 @@ class Parser {
                                         keyword.text, " h[H]`, got ", Describe(Peek())));
     }
     return ExpectEndOfLine("another declaration or the end of the line");
+  }
+
+  // `= 1`, `= -0.5` after a param's shape: one number literal, optionally negated.
+  absl::Status ParseInitialValue(Declaration& d) {
+    const Token eq = Next();
+    if (d.kind != DeclKind::kParam) {
+      return Error(eq, absl::StrCat(d.kind == DeclKind::kInput ? "input " : "state ", d.name,
+                                    " takes no initial value; only a param does, as in "
+                                    "`param g[H] = 1`"));
+    }
+    d.init_location = Peek().location;
+    const bool negative = IsSymbol('-');
+    if (negative) Next();
+    if (Peek().kind != TokenKind::kNumber) {
+      return ErrorAt(file_, d.init_location,
+                     absl::StrCat("the initial value of ", d.name,
+                                  " must be a number (like 1, 0 or -0.5), got ", Describe(Peek())));
+    }
+    const double v = Next().number;
+    d.init = negative ? -v : v;
+    if (Peek().kind == TokenKind::kSymbol) {
+      return Error(Peek(), absl::StrCat("the initial value of ", d.name,
+                                        " is one number, not an expression; expected another "
+                                        "declaration or the end of the line, got ",
+                                        Describe(Peek())));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<SizeExpr> ParseSize() {
@@ -264,7 +292,7 @@ class Parser {
     return e;
   }
 
-  // Left-associative levels: + - (lowest), then *, then @.
+  // Left-associative levels: + - (lowest), then * /, then @.
   absl::StatusOr<Expr> ParseSum() {
     GF_ASSIGN_OR_RETURN(Expr lhs, ParseProduct());
     while (IsSymbol('+') || IsSymbol('-')) {
@@ -278,7 +306,7 @@ class Parser {
 
   absl::StatusOr<Expr> ParseProduct() {
     GF_ASSIGN_OR_RETURN(Expr lhs, ParseMatMul());
-    while (IsSymbol('*')) {
+    while (IsSymbol('*') || IsSymbol('/')) {
       const Token op = Next();
       GF_RETURN_IF_ERROR(CountOperation(op));
       GF_ASSIGN_OR_RETURN(Expr rhs, ParseMatMul());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -96,6 +97,16 @@ absl::StatusOr<ReferenceCase> ParseReferenceCase(const std::string& text,
   return ref;
 }
 
+std::vector<std::string> ReferenceFilesIn(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code error;
+  for (const auto& e : std::filesystem::directory_iterator(dir, error)) {
+    if (e.is_regular_file()) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 absl::StatusOr<ReferenceCase> ReadReferenceFile(const std::string& path) {
   GF_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
   return ParseReferenceCase(text, path);
@@ -181,26 +192,36 @@ absl::StatusOr<RefcheckResult> Refcheck(const ReferenceCase& ref, RefcheckPath p
   }
   GF_ASSIGN_OR_RETURN(Var W, leaf("W", {G, H, I}));
   GF_ASSIGN_OR_RETURN(Var U, leaf("U", {G, H, H}));
-  GF_ASSIGN_OR_RETURN(Var b, leaf("b", {G, H}));
+  auto gate_index = [&](const std::string& g) -> int64_t {
+    return std::find(gates.begin(), gates.end(), g) - gates.begin();
+  };
   ParamMap params;
-  for (int64_t k = 0; k < G; ++k) {
-    const std::string& g = gates[k];
-    GF_ASSIGN_OR_RETURN(params["W" + g], Transpose(Row(W, k, {H, I}), {1, 0}));
-    GF_ASSIGN_OR_RETURN(params["U" + g], Transpose(Row(U, k, {H, H}), {1, 0}));
-    GF_ASSIGN_OR_RETURN(params["b" + g], Row(b, k, {H}));
-  }
   for (const CellParam& p : cell.params) {
-    if (params.count(p.name)) continue;
-    if (p.name.rfind("bh", 0) == 0) {
+    const char what = p.name[0];
+    const int64_t k = gate_index(p.name.substr(1));
+    if ((what == 'W' || what == 'U') && k < G) {  // W<g> [I,H], U<g> [H,H]; W, U for G = 1
+      GF_ASSIGN_OR_RETURN(params[p.name],
+                          Transpose(Row(what == 'W' ? W : U, k, {H, what == 'W' ? I : H}), {1, 0}));
+    } else if ((p.name == "W" || p.name == "U") && G > 1) {
+      // The gates side by side, [I, G*H] / [H, G*H]: the [G*H, .] stack transposed.
+      const Var& stacked = p.name == "W" ? W : U;
+      GF_ASSIGN_OR_RETURN(params[p.name],
+                          Transpose(Reshape(stacked, {G * H, p.name == "W" ? I : H}), {1, 0}));
+    } else if (what == 'b' && k < G) {
+      if (!leaves.count("b")) GF_RETURN_IF_ERROR(leaf("b", {G, H}).status());
+      GF_ASSIGN_OR_RETURN(params[p.name], Row(leaves["b"], k, {H}));
+    } else if (p.name.rfind("bh", 0) == 0) {
       if (!leaves.count("bh")) GF_RETURN_IF_ERROR(leaf("bh", {G, H}).status());
-      const int64_t k = std::find(gates.begin(), gates.end(), p.name.substr(2)) - gates.begin();
-      GF_ASSIGN_OR_RETURN(params[p.name], Row(leaves["bh"], k, {H}));
+      GF_ASSIGN_OR_RETURN(params[p.name], Row(leaves["bh"], gate_index(p.name.substr(2)), {H}));
     } else if (p.name[0] == 'p') {  // peepholes: P rows are gates i, f, o
       if (!leaves.count("P")) GF_RETURN_IF_ERROR(leaf("P", {3, H}).status());
-      const int64_t k = std::string("ifo").find(p.name[1]);
-      GF_ASSIGN_OR_RETURN(params[p.name], Row(leaves["P"], k, {H}));
+      const int64_t row = std::string("ifo").find(p.name[1]);
+      GF_ASSIGN_OR_RETURN(params[p.name], Row(leaves["P"], row, {H}));
+    } else if (ref.tensors.count(p.name)) {  // a param the reference holds as it is (ln_lstm's)
+      GF_ASSIGN_OR_RETURN(params[p.name], leaf(p.name, p.shape));
     } else {
-      return absl::InternalError(absl::StrCat("refcheck: no reference tensor for ", p.name));
+      return absl::InvalidArgumentError(absl::StrCat("reference ", ref.kind, ": tensor ", p.name,
+                                                     " is missing"));
     }
   }
 

@@ -6,13 +6,17 @@
 //   <values>
 //
 // Weights are stored per gate as W [G,H,I], U [G,H,H] (used as x @ W[k]^T), biases
-// b [G,H] (and bh for the GRU forms), peepholes P [3,H] for gates i, f, o.
+// b [G,H] (and bh for the GRU forms), peepholes P [3,H] for gates i, f, o. A cell
+// whose W [I,G*H] and U [H,G*H] hold the gates side by side (ln_lstm) gets the
+// [G*H, .] stacks transposed; any other param (ln_lstm's lnx_g ... lnc_b) is the
+// reference tensor of its name.
 #ifndef GATEFUSE_MODELS_CELLS_REFERENCE_H_
 #define GATEFUSE_MODELS_CELLS_REFERENCE_H_
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
@@ -30,6 +34,8 @@ struct ReferenceCase {
 absl::StatusOr<ReferenceCase> ParseReferenceCase(const std::string& text,
                                                  const std::string& filename);
 absl::StatusOr<ReferenceCase> ReadReferenceFile(const std::string& path);
+// The files of a folder of reference files, sorted by name (empty if it has none).
+std::vector<std::string> ReferenceFilesIn(const std::string& dir);
 
 struct RefcheckResult {
   // max over compared tensors of CompareTensors(ours, reference).error: +inf when
