@@ -13,16 +13,19 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# The reference data is a copy of ../shared/reference/cells; where that folder is
-# present, the copy must be byte-identical.
-if [ -d ../shared/reference/cells ]; then
-  for f in ../shared/reference/cells/*; do
-    if ! cmp -s "$f" "tests/data/reference/$(basename "$f")"; then
-      echo "tests/data/reference/$(basename "$f") differs from $f"
+# The reference data is a copy of ../shared/reference/cells (and ln_lstm); where
+# those folders are present, the copies must be byte-identical.
+check_copy() {  # check_copy SHARED-FOLDER COPY-FOLDER
+  [ -d "$1" ] || return 0
+  for f in "$1"/*; do
+    if ! cmp -s "$f" "$2/$(basename "$f")"; then
+      echo "$2/$(basename "$f") differs from $f"
       failed=1
     fi
   done
-fi
+}
+check_copy ../shared/reference/cells tests/data/reference
+check_copy ../shared/reference/ln_lstm tests/data/reference_ln_lstm
 
 run() {  # run LABEL BAZEL-ARGS...
   echo "== $1"
@@ -39,6 +42,16 @@ fi
 echo "== bazel test --config=tsan //models/onnx:network_threads_test"
 bazel test --config=tsan //models/onnx:network_threads_test 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+
+# ---- a program of its own against gatefuse (examples/custom_cell) -----------
+echo "== tools/example_test.sh"
+tools/example_test.sh 2>&1 | tee -a "$log"
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  example_report="examples/custom_cell: OK"$'\n'
+else
+  failed=1
+  example_report="examples/custom_cell: FAILED (see above)"$'\n'
+fi
 
 # ---- ONNX Runtime: the random-weight cases (tools/onnx_ort_check.sh) ---------
 echo "== tools/onnx_ort_check.sh"
@@ -77,7 +90,7 @@ if [ "${GATEFUSE_SKIP_FUZZ:-0}" != 1 ]; then
   done
   rm -f "$fuzz_log"
 fi
-printf '%s' "$ort_report" "$fuzz_report"
+printf '%s' "$example_report" "$ort_report" "$fuzz_report"
 # ---- end of fuzzing ----------------------------------------------------------
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")

@@ -67,6 +67,14 @@ expect_usage_error "truncated" eval --model "$TMP/cut.gfm"
 grep -qx "fused kernel: custom" "$TMP/mgu.out" || fail "mgu.cell is not on the custom path"
 grep -qx "path: compiled" "$TMP/mgu.out" || fail "mgu.cell does not run the compiled plan"
 
+# The layer-normalised LSTM (reductions over the feature axis, gains initialised to
+# 1) trains on the compiled plan and its loss goes down.
+"$GF" train "${SMALL[@]}" --cell "$CELLS/ln_lstm.cell" --epochs 3 --csv "$TMP/ln.csv" \
+  >"$TMP/ln.out" 2>&1 || fail "train with ln_lstm.cell exited $?: $(cat "$TMP/ln.out")"
+grep -qx "path: compiled" "$TMP/ln.out" || fail "ln_lstm.cell does not run the compiled plan: $(grep path: "$TMP/ln.out")"
+awk -F, 'NR == 2 { first = $3 } END { if (!($3 < first)) exit 1 }' "$TMP/ln.csv" \
+  || fail "ln_lstm.cell: the train loss did not go down: $(cat "$TMP/ln.csv")"
+
 # A model of a .cell cell still loads once the .cell file is gone: it holds the source.
 cp "$CELLS/mgu.cell" "$TMP/moved.cell"
 "$GF" train "${SMALL[@]}" --cell "$TMP/moved.cell" --epochs 1 --out "$TMP/mgu.gfm" >/dev/null 2>&1 \
