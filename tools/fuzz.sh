@@ -96,6 +96,15 @@ if [[ -n "$PROTOS" ]]; then
   for p in $PROTOS; do SOURCES+=("$CACHE/gen/${p%.proto}.pb.cc"); done
 fi
 
+# The .cell files compiled in as C++ raw strings (models/cells/BUILD, genrule
+# ln_lstm_cell_inc: the same text between R"cell( and )cell"), found by -I$CACHE/gen.
+mkdir -p "$CACHE/gen/models/cells"
+for c in "$ROOT"/models/cells/*.cell; do
+  inc="$CACHE/gen/models/cells/$(basename "$c").inc"
+  { printf 'R"cell('; cat "$c"; printf ')cell"\n'; } >"$inc.new"
+  if cmp -s "$inc.new" "$inc"; then rm "$inc.new"; else mv "$inc.new" "$inc"; fi
+done
+
 # ---- compile (each object once, again only when it or a header is newer) ----
 export ROOT CACHE CXX STRICT
 export CXXFLAGS_STR="${CXXFLAGS[*]} $DEFINES -I$ROOT -I$CACHE/gen"
