@@ -80,7 +80,9 @@ absl::StatusOr<RunResult> RunTestCell(const TestCell& cell, const Graph& g, int6
   out.path = r.path;
   out.producer = r.y.producer() ? r.y.producer()->op->name() : "";
   std::vector<std::pair<std::string, Var>> outs = {{"y", r.y}};
-  for (const auto& [name, width] : cell.states) outs.push_back({name + "T", r.final_states.at(name)});
+  for (const auto& [name, width] : cell.states) {
+    outs.push_back({name + "T", r.final_states.at(name)});
+  }
   VarOr loss = Var::Constant(Tensor::Zeros({}, DType::kF32));
   uint64_t weight_seed = seed * 31 + 5;
   for (const auto& [name, v] : outs) {

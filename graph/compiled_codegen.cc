@@ -108,8 +108,11 @@ void EmitCopy(GroupDef& group) {
 }  // namespace
 
 void StoreSoleAdjoints(Structure& s) {
-  // Per buffer and column: how many writes its adjoint gets per step (a read, or a
-  // write of another step's block, counts as two: the buffer keeps its zeroing).
+  // Per buffer and column: how many writes its adjoint gets per step (a GEMM's
+  // accumulation, or a write of another step's block, counts as two: the buffer
+  // keeps its zeroing). The only reads of an adjoint come after every write to it:
+  // a GEMM's backward reads dZ after the groups of its level and above, a group
+  // loads a kept value's adjoint after the groups of later levels that read it.
   std::vector<std::vector<int>> writes(s.buffers.size());
   for (size_t b = 0; b < s.buffers.size(); ++b) writes[b].assign(s.buffers[b].cols, 0);
   auto count = [&](const Region& r, int n) {
@@ -133,13 +136,13 @@ void StoreSoleAdjoints(Structure& s) {
   };
   for (GroupDef& g : s.groups) {
     each_adjoint_access(g, [&](Instr& i, const OperandDef& o) {
-      count(o.region, i.op == Op::kAccStore ? 1 : 2);
+      count(o.region, i.op == Op::kAccStore ? 1 : 0);
     });
   }
   for (const GemmDef& g : s.gemms) count(g.lhs, 2);  // d lhs += dZ W^T accumulates
   for (size_t b = 0; b < s.buffers.size(); ++b) {
     BufferDef& buf = s.buffers[b];
-    if (buf.kind != BufferKind::kGemm && buf.kind != BufferKind::kHoisted) continue;
+    if (buf.kind == BufferKind::kInput || buf.kind == BufferKind::kState) continue;
     buf.stored_adjoint = std::all_of(writes[b].begin(), writes[b].end(),
                                      [](int n) { return n == 1; });
   }

@@ -36,10 +36,10 @@ const pointwise::Lowering* LoweringOf(const std::string& op);
 // if a program needs more than pointwise::kMaxRegisters registers.
 absl::Status EmitGroup(Layout& layout, GroupDef& group);
 
-// After every group is emitted: a GEMM output whose adjoint columns are each
-// written once per step (by one acc_store of one group, no GEMM accumulating into
-// it) gets those acc_stores turned into stores and BufferDef::stored_adjoint, so
-// the backward does not zero and re-read it.
+// After every group is emitted: a buffer (a GEMM output, a kept value) whose
+// adjoint columns are each written once per step (by one acc_store of one group,
+// no GEMM accumulating into it) gets those acc_stores turned into stores and
+// BufferDef::stored_adjoint, so the backward does not zero it first.
 void StoreSoleAdjoints(Structure& s);
 
 // The immediates of one node: s its Lowering::scalar_attr, t its scalar_attr2

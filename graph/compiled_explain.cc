@@ -73,8 +73,9 @@ absl::StatusOr<std::string> ExplainCompiledSequence(const Graph& cell) {
                     "; d", s->boundary[g.weight].label, " += lhs^T dZ  [", g.K, ", T*B] x [T*B, ",
                     g.N, "]  once after the loop\n");
   }
-  absl::StrAppend(&text, "  fused pointwise groups (one pass over memory each; with row sums, a few sweeps "
-                        "over each row in cache):\n");
+  absl::StrAppend(&text,
+                  "  fused pointwise groups (one pass over memory each; with row sums, a few "
+                  "sweeps over each row in cache):\n");
   int64_t kept = 0;
   for (const BufferDef& b : s->buffers) {
     if (b.kind != BufferKind::kInput) kept += b.cols;

@@ -34,8 +34,8 @@ namespace gatefuse::compiled {
 // (block t holds the state before step t).
 enum class BufferKind { kInput, kState, kHoisted, kGemm, kValue };
 // `stored_adjoint`: every column of the buffer's adjoint is written by exactly one
-// store per step before anything reads it (a GEMM output read by one group), so
-// the backward neither zeroes it nor accumulates into it.
+// store per step before anything reads it (a GEMM output or a kept value read by
+// one op), so the backward neither zeroes it nor accumulates into it.
 struct BufferDef {
   BufferKind kind;
   std::string label;
@@ -107,7 +107,9 @@ struct GroupDef {
   std::optional<CopyDef> copy;
 };
 
-// Row adjoints of a broadcast boundary value [B, width], summed after the loop.
+// The adjoints of a broadcast boundary value over the rows, one [width] row per
+// thread of the pointwise passes (pointwise::Operand::thread_stride), summed after
+// the loop.
 struct AccumulatorDef {
   int boundary;
   int64_t width;

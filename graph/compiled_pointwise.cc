@@ -84,8 +84,8 @@ inline float SoftplusKernel(float x) {
 using Reg = float*;
 
 template <int L>
-void Load(Reg d, const Operand& o, int64_t row, int64_t col, int len) {
-  const float* src = o.ptr + row * o.row_stride;
+void Load(Reg d, const Operand& o, int64_t thread, int64_t row, int64_t col, int len) {
+  const float* src = o.ptr + thread * o.thread_stride + row * o.row_stride;
   if (o.col_stride == 0) {
     const float v = *src;
     for (int i = 0; i < L; ++i) d[i] = v;
@@ -100,11 +100,12 @@ void Load(Reg d, const Operand& o, int64_t row, int64_t col, int len) {
   }
 }
 
-// A thread's registers and row scratch (`padded` floats per slot).
+// A thread's registers and row scratch (`padded` floats per slot), and its index.
 struct Frame {
   float* regs;
   float* scratch;
   int64_t padded;
+  int64_t thread;
 };
 
 // Runs `code` on one chunk [col, col + len) of one row (a row block: col 0, len 1),
@@ -123,11 +124,11 @@ void RunChunk(const std::vector<Instr>& code, const Operand* ops, const Frame& f
     const float s = in.imm, t = in.imm2;
     switch (in.op) {
       case Op::kLoad:
-        Load<L>(d, ops[in.operand], row, col, len);
+        Load<L>(d, ops[in.operand], f.thread, row, col, len);
         break;
       case Op::kStore: {
         const Operand& o = ops[in.operand];
-        float* dst = o.ptr + row * o.row_stride + col * o.col_stride;
+        float* dst = o.ptr + f.thread * o.thread_stride + row * o.row_stride + col * o.col_stride;
         if (o.col_stride == 0) {
           *dst = a[0];
         } else {
@@ -137,7 +138,7 @@ void RunChunk(const std::vector<Instr>& code, const Operand* ops, const Frame& f
       }
       case Op::kAccStore: {
         const Operand& o = ops[in.operand];
-        float* dst = o.ptr + row * o.row_stride + col * o.col_stride;
+        float* dst = o.ptr + f.thread * o.thread_stride + row * o.row_stride + col * o.col_stride;
         if (o.col_stride == 0) {
           *dst += a[0];
         } else {
@@ -292,7 +293,7 @@ void RunRows(const Program& p, int64_t rows, const Operand* operands) {
     thread_local std::vector<float> regs, scratch;
     if (regs.size() < regs_needed) regs.resize(regs_needed);
     if (scratch.size() < scratch_needed) scratch.resize(scratch_needed);
-    const Frame f{regs.data(), scratch.data(), padded};
+    const Frame f{regs.data(), scratch.data(), padded, omp_get_thread_num()};
     auto chunks = [&](const std::vector<Instr>& code) {
       for (int64_t col = 0; col < p.width; col += L) {
         const int len = static_cast<int>(std::min<int64_t>(L, p.width - col));
@@ -327,6 +328,8 @@ int RegisterFloats(int64_t width) {
   }
   return best;
 }
+
+int Threads() { return std::max(1, omp_get_max_threads()); }
 
 void Run(const Program& p, int64_t rows, const Operand* operands) {
   switch (RegisterFloats(p.width)) {

@@ -43,13 +43,17 @@ struct Instr {
 };
 
 // Where an operand lives for one call: element (r, j) is at
-// ptr[r * row_stride + j * col_stride]; row_stride 0 broadcasts a [n] vector over
-// the rows, col_stride 0 a single value over the columns (a [rows, 1] value: a load
+// ptr[r * row_stride + j * col_stride], plus thread_stride times the index of the
+// OpenMP thread running row r; row_stride 0 broadcasts a [n] vector over the
+// rows, col_stride 0 a single value over the columns (a [rows, 1] value: a load
 // fills every lane with it, a store or acc_store writes lane 0 of the register).
+// thread_stride with row_stride 0 is a per-thread row, as the sum of a broadcast
+// value's adjoints over the rows a thread runs.
 struct Operand {
   float* ptr = nullptr;
   int64_t row_stride = 0;
   int64_t col_stride = 1;
+  int64_t thread_stride = 0;
 };
 
 // A program with feature-axis reductions (graph/compiled_codegen.h) sweeps each row
@@ -77,6 +81,8 @@ struct Program {
 };
 
 // Runs `p` on rows [0, rows) (split over threads); operands[k] is operand k.
+// Threads() bounds the thread indices a Run called now uses (Operand::thread_stride).
+int Threads();
 void Run(const Program& p, int64_t rows, const Operand* operands);
 
 // Branch-free exp with a relative error below 2e-7 over [-87, 88] (exposed for tests).

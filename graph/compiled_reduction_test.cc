@@ -50,7 +50,9 @@ TestCell LnLstm(int64_t I, int64_t H) {
   c.states = {{"h", H}, {"c", H}};
   c.params = {{"W", Shape{I, 4 * H}, -1.0 / std::sqrt(I), 1.0 / std::sqrt(I)},
               {"U", Shape{H, 4 * H}, -1.0 / std::sqrt(H), 1.0 / std::sqrt(H)}};
-  for (const TestParam& p : Gains({"lnx_g", "lnx_b", "lnh_g", "lnh_b"}, 4 * H)) c.params.push_back(p);
+  for (const TestParam& p : Gains({"lnx_g", "lnx_b", "lnh_g", "lnh_b"}, 4 * H)) {
+    c.params.push_back(p);
+  }
   for (const TestParam& p : Gains({"lnc_g", "lnc_b"}, H)) c.params.push_back(p);
   c.step = [](const Var& x, const Vars& s,
               const Vars& p) -> absl::StatusOr<std::vector<Var>> {
@@ -75,7 +77,9 @@ TestCell LnGru(int64_t I, int64_t H) {
   c.states = {{"h", H}};
   c.params = {{"W", Shape{I, 3 * H}, -1.0 / std::sqrt(I), 1.0 / std::sqrt(I)},
               {"U", Shape{H, 3 * H}, -1.0 / std::sqrt(H), 1.0 / std::sqrt(H)}};
-  for (const TestParam& p : Gains({"lnx_g", "lnx_b", "lnh_g", "lnh_b"}, 3 * H)) c.params.push_back(p);
+  for (const TestParam& p : Gains({"lnx_g", "lnx_b", "lnh_g", "lnh_b"}, 3 * H)) {
+    c.params.push_back(p);
+  }
   c.step = [](const Var& x, const Vars& s,
               const Vars& p) -> absl::StatusOr<std::vector<Var>> {
     GF_ASSIGN_OR_RETURN(std::vector<Var> a,
@@ -182,8 +186,9 @@ struct Size {
 };
 
 // Rows that end in a partial register (pointwise::RegisterFloats: 64, 128 or 256
-// floats): H = 70, 33, 16 and 4H = 280, 132, 64 (exactly one), 3H = 210, 99, 48.
-const Size kSizes[] = {{3, 1, 5, 70}, {4, 3, 12, 16}, {2, 2, 7, 33}};
+// floats): H = 70, 33, 16, 110 and 4H = 280, 132, 64 (exactly one), 440; at
+// B = 40, H = 110 the passes are split over the threads.
+const Size kSizes[] = {{3, 1, 5, 70}, {4, 3, 12, 16}, {2, 2, 7, 33}, {2, 40, 9, 110}};
 
 void ExpectCompiledMatchesTheTape(const TestCell& cell, const Size& z) {
   SCOPED_TRACE(absl::StrCat(cell.name, " T=", z.T, " B=", z.B, " I=", z.I, " H=", z.H));
@@ -250,6 +255,29 @@ TEST(CompiledReductionTest, LayerNormLstmRunsAsTwoGroupsOfThreeSweeps) {
   absl::StatusOr<std::string> explain = ExplainCompiledSequence(PlaceForTest(*traced));
   ASSERT_TRUE(explain.ok()) << explain.status();
   EXPECT_THAT(*explain, HasSubstr("3 forward / 3 backward sweeps over each row"));
+}
+
+// A GEMM output read by one op of one group gets its adjoint stored, not added
+// (its buffer is not zeroed); one read in two sweeps (a layer norm's input: by the
+// mean, then by v - m) keeps the accumulation.
+TEST(CompiledReductionTest, GemmOutputsReadOnceHaveTheirAdjointsStored) {
+  auto stored = [](const TestCell& cell) {
+    absl::StatusOr<Graph> traced = TraceTestCell(cell);
+    EXPECT_TRUE(traced.ok()) << traced.status();
+    absl::StatusOr<std::shared_ptr<const compiled::Structure>> s =
+        compiled::StructureOf(PlaceForTest(*traced));
+    EXPECT_TRUE(s.ok()) << s.status();
+    std::vector<bool> flags;
+    for (const compiled::BufferDef& b : (*s)->buffers) {
+      if (b.kind == compiled::BufferKind::kGemm || b.kind == compiled::BufferKind::kHoisted) {
+        flags.push_back(b.stored_adjoint);
+      }
+    }
+    return flags;
+  };
+  EXPECT_THAT(stored(RowSumCell(4, 6)), ::testing::Each(true));
+  EXPECT_THAT(stored(RowSumCell(4, 6)), ::testing::SizeIs(5));
+  EXPECT_THAT(stored(LnLstm(4, 6)), ::testing::ElementsAre(false, false));
 }
 
 // What the plan still does not take runs op by op, and the path names the node.

@@ -338,7 +338,8 @@ class Builder {
     if (features && keepdims != 0) return absl::OkStatus();
     return Unsupported(absl::StrCat(
         "node ", NodeLabel(g_, id), " (", d.op, ") reduces ",
-        axes.empty() ? std::string("all axes") : absl::StrCat("axes {", absl::StrJoin(axes, ", "), "}"),
+        axes.empty() ? std::string("all axes")
+                     : absl::StrCat("axes {", absl::StrJoin(axes, ", "), "}"),
         keepdims != 0 ? "" : " without keepdims", " of ", in.ToString(),
         ": the plan takes reductions over the features only (axes {1}, keepdims: [B, n] -> "
         "[B, 1])"));

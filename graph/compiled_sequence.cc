@@ -145,10 +145,9 @@ class Plan {
       offset_[b] = saved_floats_;
       saved_floats_ += Blocks(b) * B_ * s.buffers[b].cols;
     }
-    adjoint_floats_ = saved_floats_;
     for (const AccumulatorDef& a : s.accumulators) {
-      accumulator_offset_.push_back(adjoint_floats_);
-      adjoint_floats_ += B_ * a.width;
+      accumulator_offset_.push_back(accumulator_floats_);
+      accumulator_floats_ += a.width;
     }
     for (const GemmDef& g : s.gemms) {
       const int64_t lda = s.buffers[g.lhs.buffer].cols, ldz = g.N;
@@ -195,9 +194,11 @@ class Plan {
   }
 
   // The operands of one group at step t, into `operands` (one call's own).
+  // (A call's accumulators: one row per thread, `threads` of them, after the
+  // adjoints of the buffers.)
   void ResolveOperands(const std::vector<OperandDef>& defs, const std::vector<Tensor>& in,
                        float* arena, float* x, float* adjoint, float* dx, int64_t t,
-                       pointwise::Operand* operands) const {
+                       int64_t threads, pointwise::Operand* operands) const {
     for (size_t k = 0; k < defs.size(); ++k) {
       const OperandDef& d = defs[k];
       pointwise::Operand& o = operands[k];
@@ -214,8 +215,8 @@ class Plan {
           break;
         }
         case OperandDef::kAccumulator:
-          o = {adjoint + accumulator_offset_[d.accumulator], s_->accumulators[d.accumulator].width,
-               1};
+          o = {adjoint + saved_floats_ + threads * accumulator_offset_[d.accumulator], 0, 1,
+               s_->accumulators[d.accumulator].width};
           break;
       }
     }
@@ -226,8 +227,8 @@ class Plan {
   SequenceOp op_;
   SequenceGradOp grad_op_;
   std::vector<int64_t> offset_;  // per buffer, in the saved (and adjoint) arena
-  std::vector<int64_t> accumulator_offset_;
-  int64_t saved_floats_ = 0, adjoint_floats_ = 0;
+  std::vector<int64_t> accumulator_offset_;  // in floats per thread
+  int64_t saved_floats_ = 0, accumulator_floats_ = 0;
   std::vector<GemmSites> gemms_;  // reentrant: MatMulPrimitive::Run binds per thread
   size_t max_operands_ = 0;       // of any group: the size of a call's operand array
 };
@@ -308,7 +309,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Forward(const std::vector<Tensor>& in)
       }
       for (const GroupDef& group : s.groups) {
         if (group.level != level) continue;
-        ResolveOperands(group.forward_operands, in, arena, x, nullptr, nullptr, t,
+        ResolveOperands(group.forward_operands, in, arena, x, nullptr, nullptr, t, 0,
                         operands.data());
         pointwise::Run(group.forward, B_, operands.data());
       }
@@ -346,9 +347,12 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
   // fault each). Checked out for this call, so concurrent backward passes never
   // share it.
   ScratchCheckout ws(*s.workspace);
-  if (!ws.adjoint.defined() || ws.adjoint.num_elements() < adjoint_floats_) {
-    ws.adjoint = Tensor::Empty({adjoint_floats_}, DType::kF32);
-    PreferHugePages(ws.adjoint.raw_data(), adjoint_floats_ * sizeof(float));
+  // The sums of the broadcast values' adjoints, one row per thread of the passes.
+  const int64_t threads = pointwise::Threads();
+  const int64_t adjoint_floats = saved_floats_ + threads * accumulator_floats_;
+  if (!ws.adjoint.defined() || ws.adjoint.num_elements() < adjoint_floats) {
+    ws.adjoint = Tensor::Empty({adjoint_floats}, DType::kF32);
+    PreferHugePages(ws.adjoint.raw_data(), adjoint_floats * sizeof(float));
   }
   if (ws.transposed.empty()) {
     for (const GemmDef& g : s.gemms) {
@@ -365,7 +369,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
     const int64_t blocks = y ? 1 : Blocks(b);
     std::memset(adjoint + offset_[b], 0, blocks * B_ * s.buffers[b].cols * sizeof(float));
   }
-  std::memset(adjoint + saved_floats_, 0, (adjoint_floats_ - saved_floats_) * sizeof(float));
+  std::memset(adjoint + saved_floats_, 0, threads * accumulator_floats_ * sizeof(float));
   std::vector<Tensor> grads;
   for (const Tensor& t : in) grads.push_back(Tensor::Zeros(t.shape(), DType::kF32));
   float* dx = grads[0].data<float>();
@@ -409,7 +413,8 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
     for (int level = s.max_level; level >= 1; --level) {
       for (const GroupDef& group : s.groups) {
         if (group.level != level) continue;
-        ResolveOperands(group.backward_operands, in, arena, x, adjoint, dx, t, operands.data());
+        ResolveOperands(group.backward_operands, in, arena, x, adjoint, dx, t, threads,
+                        operands.data());
         pointwise::Run(group.backward, B_, operands.data());
       }
       for (size_t k = 0; k < s.gemms.size(); ++k) {
@@ -437,11 +442,11 @@ absl::StatusOr<std::vector<Tensor>> Plan::Backward(const std::vector<Tensor>& in
   }
   for (size_t k = 0; k < s.accumulators.size(); ++k) {
     const AccumulatorDef& a = s.accumulators[k];
-    const float* acc = adjoint + accumulator_offset_[k];
+    const float* acc = adjoint + saved_floats_ + threads * accumulator_offset_[k];
     Tensor& g = grads[1 + n_states + a.boundary];
     float* d = g.data<float>();
     const bool scalar = g.num_elements() == 1;
-    for (int64_t r = 0; r < B_; ++r) {
+    for (int64_t r = 0; r < threads; ++r) {
       for (int64_t j = 0; j < a.width; ++j) d[scalar ? 0 : j] += acc[r * a.width + j];
     }
   }

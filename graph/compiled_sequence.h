@@ -13,12 +13,21 @@
 //    (f*h) @ Un, is a second level), and every elementwise op of a level as one
 //    pass over memory (graph/compiled_pointwise.h); slices are views, @hoisted
 //    elementwise ops (x@W + b) are fused into the step's pass;
+//  - feature-axis sums and means ([B, n] -> [B, 1]) and the [B, 1] values made
+//    from them join that pass, which then sweeps each row a few times while it
+//    is in cache (a layer norm: three sweeps, forward and backward;
+//    graph/compiled_sweeps.h); a Concat along the features is a buffer its parts
+//    are stored into (or copied into, when a part already lives elsewhere);
+//  - each per-step GEMM reads its weight from a copy placed where oneDNN's
+//    kernel for that shape runs fastest (graph/compiled_gemm_placement.h);
 //  - backward is derived from the same graph: each pointwise group recomputes its
 //    values in registers from the saved group inputs and runs their adjoints;
 //    BPTT over T; each recurrent weight gradient is one GEMM over all T*B rows
 //    after the loop, as are the input-projection weight gradient and dx.
 // Only values read across groups (GEMM outputs, gates read by a later GEMM or
-// group, the states) are kept, one [T, B, n] block each.
+// group, the states) and the row sums are kept, one [T, B, n] block each; the
+// backward loads a kept value rather than recomputing it, and stores (not adds)
+// the adjoint of a GEMM output that one group reads, which it then need not zero.
 //
 // @invariant nodes (weight concatenations) run on the tape before the op, so their
 // gradients flow through the ordinary rules. Plans are cached per (graph, T, B)

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "graph/compiled_codegen.h"
+#include "graph/compiled_peephole.h"
 #include "graph/text.h"
 
 namespace gatefuse::compiled {
@@ -143,47 +143,6 @@ RuleReads ReadsOf(const pointwise::Lowering& l) {
   return r;
 }
 
-// A register zeroed and then first written by an accumulation starts from that
-// term instead, within one block: zero r; acc r += a  ->  copy r = a (likewise
-// acc_mul -> mul, acc_div -> div, neg_acc -> neg, acc_scale -> mul_scalar); a zero
-// overwritten before it is read is dropped.
-std::optional<Op> FirstTerm(Op acc) {
-  switch (acc) {
-    case Op::kAcc: return Op::kCopy;
-    case Op::kAccMul: return Op::kMul;
-    case Op::kAccDiv: return Op::kDiv;
-    case Op::kNegAcc: return Op::kNeg;
-    case Op::kAccScale: return Op::kMulScalar;
-    default: return std::nullopt;
-  }
-}
-
-void FoldZeros(std::vector<Instr>& code) {
-  std::vector<bool> dead(code.size(), false);
-  for (size_t z = 0; z < code.size(); ++z) {
-    if (code[z].op != Op::kZero) continue;
-    const int r = code[z].dst;
-    for (size_t k = z + 1; k < code.size(); ++k) {
-      Instr& i = code[k];
-      const int n = pointwise::NumArgs(i.op);
-      if ((n > 0 && i.a == r) || (n > 1 && i.b == r) || (n > 2 && i.c == r)) break;
-      if (i.dst != r) continue;
-      if (const std::optional<Op> first = FirstTerm(i.op)) {
-        i.op = *first;
-        dead[z] = true;
-      } else {
-        dead[z] = !pointwise::IsAccumulate(i.op) && i.op != Op::kRowAcc;
-      }
-      break;
-    }
-  }
-  std::vector<Instr> kept;
-  for (size_t k = 0; k < code.size(); ++k) {
-    if (!dead[k]) kept.push_back(code[k]);
-  }
-  code = std::move(kept);
-}
-
 // Writes one program, sweep by sweep. Each program is written twice: the first
 // time only to learn in which sweeps each value is read (`last_read`), so that
 // the second time a value computed in one sweep and read in a later one is
@@ -281,10 +240,16 @@ class Writer {
 
   // The program in its canonical form: one sweep without a row block is `code`.
   Program TakeProgram() {
-    std::vector<pointwise::Sweep> kept;
+    std::vector<std::vector<Instr>*> blocks;
     for (pointwise::Sweep& w : p_.sweeps) {
       FoldZeros(w.row);
       FoldZeros(w.chunk);
+      blocks.push_back(&w.row);
+      blocks.push_back(&w.chunk);
+    }
+    PropagateCopies(blocks);
+    std::vector<pointwise::Sweep> kept;
+    for (pointwise::Sweep& w : p_.sweeps) {
       if (!w.row.empty() || !w.chunk.empty()) kept.push_back(std::move(w));
     }
     p_.sweeps.clear();

@@ -15,7 +15,7 @@ namespace {
 
 TEST(CompiledSweepsTest, ThreeSweepsNormaliseEachRow) {
   std::set<int> lanes;
-  for (const int64_t n : {int64_t{1}, int64_t{37}, int64_t{kChunk}, int64_t{70}, int64_t{2 * kChunk + 5}, int64_t{600}}) {
+  for (const int64_t n : std::vector<int64_t>{1, 37, kChunk, 70, 2 * kChunk + 5, 600}) {
     SCOPED_TRACE(n);
     lanes.insert(RegisterFloats(n));
     const int64_t rows = 3;
