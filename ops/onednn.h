@@ -26,6 +26,9 @@
 namespace gatefuse::onednn {
 
 dnnl::engine& Engine();
+// The instruction set oneDNN's kernels use on this CPU ("avx2", "avx512_core_bf16",
+// ...; lowered by DNNL_MAX_CPU_ISA), for benchmark output.
+std::string EffectiveIsa();
 // The calling thread's stream (created on its first use, destroyed with the thread).
 dnnl::stream& Stream();
 

@@ -15,6 +15,7 @@ for cell in lstm peephole cifg gru gru_lbr rnn_tanh rnn_relu; do
     echo "$out" | tail -1 | grep -Eq '^ratio_fused_vs_direct=[0-9.]+$' || fail "$cell $mode: last line: $out"
     echo "$out" | grep -Eq '^ratio_fused_vs_tape=[0-9.]+$' || fail "$cell $mode: no tape ratio: $out"
     echo "$out" | grep -Eq '^path: fused [a-z_]+$' || fail "$cell $mode: no fused path line: $out"
+    echo "$out" | grep -Eq '^isa: [a-z0-9_]+, threads: [0-9]+$' || fail "$cell $mode: no isa line: $out"
   done
 done
 out=$("$bin" bench --cell lstm --mode train --T 4 --B 2 --I 3 --H 5 --tape never --min-iters 1 \

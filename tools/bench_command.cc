@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <omp.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
@@ -28,6 +30,7 @@
 #include "models/nn/recurrent.h"
 #include "ops/cell_kinds.h"
 #include "ops/ops.h"
+#include "ops/onednn.h"
 #include "tools/args.h"
 #include "tools/bench_direct.h"
 #include "tools/commands.h"
@@ -242,6 +245,7 @@ absl::Status RunBench(const Config& c) {
               static_cast<long long>(c.T), static_cast<long long>(c.B),
               static_cast<long long>(c.I), static_cast<long long>(c.H), rnn.fusion().c_str());
   for (const std::string& line : rnn.PathLines()) std::printf("%s\n", line.c_str());
+  std::printf("isa: %s, threads: %d\n", onednn::EffectiveIsa().c_str(), omp_get_max_threads());
   std::printf("%-15s %12s %10s %6s\n", "row", "median_ms", "GFLOP/s", "iters");
   std::map<std::string, double> median, gflops;
   for (const Row& row : rows) {
