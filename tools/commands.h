@@ -21,6 +21,8 @@ int Plot(const std::vector<std::string>& argv);
 int Import(const std::vector<std::string>& argv);
 int Run(const std::vector<std::string>& argv);
 int OnnxTest(const std::vector<std::string>& argv);
+// tools/export_command.cc
+int Export(const std::vector<std::string>& argv);
 
 }  // namespace gatefuse::cli
 

@@ -6,6 +6,7 @@
 //   gatefuse eval|predict|inspect ... (tools/model_commands.cc)
 //   gatefuse plot METRICS.csv --out FILE.png|.svg|.pdf [--stacked]
 //   gatefuse import|run|onnx-test ...  (tools/onnx_commands.cc)
+//   gatefuse export ...                (tools/export_command.cc)
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ constexpr char kUsage[] =
     "  run MODEL.onnx|MODEL.gfm --inputs DIR [--outputs DIR] [--repeat N] [--threads N]\n"
     "      run a model on DIR/input_N.pb (ONNX TensorProtos), write output_N.pb; with\n"
     "      --repeat N print `median_ms=<x> runs=<N>` over N runs after one warm-up\n"
+    "  export MODEL.gfm --out DIR [--test-data N] [--opset 14..17] [--T N] [--B N] [--seed N]\n"
+    "      write a task model as DIR/model.onnx (LSTM/GRU/RNN nodes for the fused kinds),\n"
+    "      with N test data sets of gatefuse's outputs in the ONNX backend test layout\n"
     "  onnx-test [--path] DIR...\n"
     "      check models against ONNX backend test folders (model.onnx, test_data_set_*):\n"
     "      one line `<DIR> max_rel_err=<e> OK|FAIL [reason]` each; OK at <= 1e-4\n";
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   if (command == "import") return gatefuse::cli::Import(rest);
   if (command == "run") return gatefuse::cli::Run(rest);
   if (command == "onnx-test") return gatefuse::cli::OnnxTest(rest);
+  if (command == "export") return gatefuse::cli::Export(rest);
   if (command == "help" || command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -50,6 +50,7 @@
 #include "absl/strings/strip.h"
 #include "core/file_io.h"
 #include "core/status.h"
+#include "models/onnx/onnx_attributes.h"
 #include "onnx/checker.h"
 #include "onnx/defs/schema.h"
 #include "onnx/onnx_pb.h"
@@ -702,41 +703,6 @@ onnx::ValueInfoProto ValueInfo(const std::string& name, int elem_type, const std
   return v;
 }
 
-void AddAttribute(onnx::NodeProto* node, const std::string& name, int64_t i) {
-  onnx::AttributeProto* a = node->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(i);
-}
-
-void AddAttribute(onnx::NodeProto* node, const std::string& name, float f) {
-  onnx::AttributeProto* a = node->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(f);
-}
-
-void AddAttribute(onnx::NodeProto* node, const std::string& name, const std::string& s) {
-  onnx::AttributeProto* a = node->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s(s);
-}
-
-void AddAttribute(onnx::NodeProto* node, const std::string& name, const std::vector<float>& fs) {
-  onnx::AttributeProto* a = node->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOATS);
-  for (float f : fs) a->add_floats(f);
-}
-
-void AddAttribute(onnx::NodeProto* node, const std::string& name,
-                  const std::vector<std::string>& ss) {
-  onnx::AttributeProto* a = node->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::STRINGS);
-  for (const std::string& s : ss) a->add_strings(s);
-}
 
 struct BuiltCase {
   std::string name;

@@ -9,6 +9,9 @@
 //                  order; each is fed under its `name`, an empty name under the session's input
 //                  name at the same position
 //   --outputs DIR  writes DIR/output_N.pb for the session's outputs, in order, named
+//   --expect DIR   compares the outputs with DIR/output_N.pb (the session's outputs, in order):
+//                  one line `output <name> max_rel_err=<e> OK|FAIL` each (max |ort - expected| /
+//                  max |expected|, OK at <= 1e-4), exit status 1 if any fails
 //   --repeat N     one warm-up run, then N timed runs; prints `median_ms=<x> runs=<N>`
 //   --threads N    intra-op threads (default 2); inter-op 1, sequential, all graph optimizations
 //
@@ -20,13 +23,13 @@ const fs = require('fs');
 const path = require('path');
 
 const USAGE =
-  'usage: node tools/ort_run.js --model M.onnx --inputs DIR [--outputs DIR] [--repeat N] [--threads N]\n';
+  'usage: node tools/ort_run.js --model M.onnx --inputs DIR [--outputs DIR] [--expect DIR] [--repeat N] [--threads N]\n';
 
 class UsageError extends Error {}
 
 function parseArgs(argv) {
   const opts = { threads: 2 };
-  const valued = new Set(['--model', '--inputs', '--outputs', '--repeat', '--threads']);
+  const valued = new Set(['--model', '--inputs', '--outputs', '--expect', '--repeat', '--threads']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -360,6 +363,30 @@ async function main() {
     session.outputNames.forEach((name, i) => {
       fs.writeFileSync(path.join(opts.outputs, `output_${i}.pb`), encodeTensor(name, results[name]));
     });
+  }
+
+  if (opts.expect) {
+    let failed = 0;
+    session.outputNames.forEach((name, i) => {
+      const file = path.join(opts.expect, `output_${i}.pb`);
+      if (!fs.existsSync(file)) throw new Error(`--expect ${opts.expect}: no output_${i}.pb for output '${name}'`);
+      const want = toOrtTensor(ort, decodeTensor(fs.readFileSync(file), file), file).data;
+      const got = results[name].data;
+      if (want.length !== got.length) {
+        throw new Error(`${file}: ${want.length} elements, ONNX Runtime's '${name}' has ${got.length}`);
+      }
+      let diff = 0, scale = 0;
+      for (let k = 0; k < got.length; k++) {
+        const a = Number(got[k]), b = Number(want[k]);
+        diff = Math.max(diff, Number.isFinite(a) && Number.isFinite(b) ? Math.abs(a - b) : Infinity);
+        scale = Math.max(scale, Math.abs(b));
+      }
+      const err = scale > 0 ? diff / scale : diff;
+      const ok = err <= 1e-4;
+      failed += ok ? 0 : 1;
+      process.stdout.write(`output ${name} max_rel_err=${err.toExponential(3)} ${ok ? 'OK' : 'FAIL'}\n`);
+    });
+    if (failed > 0) process.exitCode = 1;
   }
 
   if (opts.repeat) {  // the run above was the warm-up

@@ -2,7 +2,8 @@
 # The tests: installs what is missing, runs `bazel test //...` (optimised), then the
 # same suite under AddressSanitizer + UndefinedBehaviorSanitizer (skip that with
 # GATEFUSE_SKIP_ASAN=1), the concurrent-inference test under ThreadSanitizer, the
-# random-weight ONNX cases against ONNX Runtime, then the libFuzzer targets for a
+# random-weight ONNX cases against ONNX Runtime, exported task models against ONNX
+# Runtime, then the libFuzzer targets for a
 # bounded time (below).
 # Exits non-zero on any failure; the last line is `tests: N passed, M failed`.
 set -uo pipefail
@@ -67,6 +68,20 @@ else
 fi
 rm -f "$ort_log"
 
+# ---- ONNX out: exported task models in ONNX Runtime (tools/onnx_export_check.sh) ----
+echo "== tools/onnx_export_check.sh"
+export_log=$(mktemp)
+if tools/onnx_export_check.sh >"$export_log" 2>&1; then
+  tail -n 1 "$export_log"
+  export_report="$(tail -n 1 "$export_log") (ONNX Runtime and the importer agree with gatefuse)"$'\n'
+else
+  grep -E 'FAIL|rror|fails' "$export_log" | head -n 40
+  tail -n 5 "$export_log"
+  failed=1
+  export_report="onnx export vs ONNX Runtime: FAILED (see above)"$'\n'
+fi
+rm -f "$export_log"
+
 # ---- fuzzing (tools/fuzz.sh) ------------------------------------------------
 # Each libFuzzer target for a bounded time after the bazel runs: GATEFUSE_FUZZ_SECONDS
 # per target (default 60), GATEFUSE_SKIP_FUZZ=1 skips. A crash, leak or UB fails the
@@ -90,7 +105,7 @@ if [ "${GATEFUSE_SKIP_FUZZ:-0}" != 1 ]; then
   done
   rm -f "$fuzz_log"
 fi
-printf '%s' "$example_report" "$ort_report" "$fuzz_report"
+printf '%s' "$example_report" "$ort_report" "$export_report" "$fuzz_report"
 # ---- end of fuzzing ----------------------------------------------------------
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")

@@ -76,6 +76,7 @@ class TaskModel {
   std::vector<Var> ParamList() const;
   // The fused kernel the recurrent layer runs ("lstm", ..., "custom").
   const std::string& fusion() const { return recurrent_.fusion(); }
+  const Recurrent& recurrent() const { return recurrent_; }
   // The recurrent layer's `path: ...` lines (models/nn/recurrent.h).
   std::vector<std::string> PathLines() const { return recurrent_.PathLines(); }
 

@@ -1,0 +1,301 @@
+#include "models/onnx/onnx_export.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/status.h"
+#include "graph/executor.h"
+#include "models/onnx/onnx_attributes.h"
+#include "models/onnx/onnx_tensor.h"
+#include "onnx/checker.h"
+#include "ops/cell_kinds.h"
+#include "ops/fused_cell.h"
+#include "ops/ops.h"
+
+namespace gatefuse {
+namespace {
+
+absl::Status Refused(const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("export: ", why));
+}
+
+// A tensor-typed value info with symbolic ("T", "B") or fixed dimensions.
+void SetType(onnx::ValueInfoProto* v, const std::string& name, int elem,
+             const std::vector<std::string>& symbolic, const std::vector<int64_t>& fixed) {
+  v->set_name(name);
+  onnx::TypeProto_Tensor* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem);
+  for (size_t k = 0; k < symbolic.size(); ++k) {
+    onnx::TensorShapeProto_Dimension* d = t->mutable_shape()->add_dim();
+    if (!symbolic[k].empty()) {
+      d->set_dim_param(symbolic[k]);
+    } else {
+      d->set_dim_value(fixed[k]);
+    }
+  }
+}
+
+class GraphWriter {
+ public:
+  explicit GraphWriter(onnx::GraphProto* g) : g_(g) {}
+
+  void Initializer(const std::string& name, const Tensor& t) {
+    *g_->add_initializer() = TensorToOnnx(t, name);
+  }
+  // An int64 [n] initializer (Reshape's shape).
+  std::string Shape(const std::string& name, const std::vector<int64_t>& dims) {
+    Tensor t = Tensor::Zeros({static_cast<int64_t>(dims.size())}, DType::kI64);
+    std::memcpy(t.data<int64_t>(), dims.data(), dims.size() * sizeof(int64_t));
+    Initializer(name, t);
+    return name;
+  }
+  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& inputs,
+                        const std::vector<std::string>& outputs) {
+    onnx::NodeProto* n = g_->add_node();
+    n->set_op_type(op);
+    n->set_name(absl::StrCat(op, "_", g_->node_size() - 1));
+    for (const std::string& i : inputs) n->add_input(i);
+    for (const std::string& o : outputs) n->add_output(o);
+    return n;
+  }
+
+ private:
+  onnx::GraphProto* g_;
+};
+
+// The role values of one (layer, direction)'s fused cell, evaluated from its
+// parameters (`prefix` + the cell's parameter name in `params`).
+absl::StatusOr<std::map<std::string, Tensor>> RoleValues(const Graph& cell,
+                                                         const std::map<std::string, Var>& params,
+                                                         const std::string& prefix,
+                                                         std::string& kind) {
+  NodeId fused = -1;
+  for (NodeId id = 0; id < cell.num_node_slots(); ++id) {
+    if (!cell.node(id).dead && cell.node(id).op == "FusedCell") fused = id;
+  }
+  if (fused < 0) return absl::NotFoundError("no fused cell");
+  const NodeData& d = cell.node(fused);
+  kind = CanonicalCellKind(*d.attrs.GetString("FusedCell", "kind"));
+  const std::vector<std::string> roles =
+      absl::StrSplit(*d.attrs.GetString("FusedCell", "roles"), ',', absl::SkipEmpty());
+  Graph eval = cell;
+  const size_t first_role = d.inputs.size() - roles.size();
+  eval.mutable_outputs().clear();
+  for (size_t k = 0; k < roles.size(); ++k) eval.AddOutput(roles[k], d.inputs[first_role + k]);
+  std::map<std::string, Tensor> inputs;
+  for (NodeId id : cell.Inputs()) {
+    const NodeData& in = cell.node(id);
+    if (in.role == InputRole::kParam) {
+      auto it = params.find(prefix + in.name);
+      if (it == params.end()) return absl::InternalError("no parameter " + prefix + in.name);
+      inputs[in.name] = it->second.value();
+    } else {
+      inputs[in.name] = Tensor::Zeros({1, in.outputs[0].shape[1]}, in.outputs[0].dtype);
+    }
+  }
+  GF_ASSIGN_OR_RETURN(std::vector<Tensor> values, ExecuteGraph(eval, inputs));
+  std::map<std::string, Tensor> out;
+  for (size_t k = 0; k < roles.size(); ++k) out[roles[k]] = values[k];
+  return out;
+}
+
+struct OnnxCell {
+  std::string op;                  // LSTM, GRU, RNN
+  std::vector<std::string> gates;  // ONNX's gate order, as gatefuse's gate letters
+  bool peepholes = false, input_forget = false, linear_before_reset = false;
+  std::string activation;          // RNN
+};
+
+absl::StatusOr<OnnxCell> OnnxCellOf(const std::string& kind) {
+  if (kind == "lstm") return OnnxCell{"LSTM", {"i", "o", "f", "g"}};
+  if (kind == "peephole") return OnnxCell{"LSTM", {"i", "o", "f", "g"}, true};
+  if (kind == "cifg") return OnnxCell{"LSTM", {"i", "o", "f", "g"}, false, true};
+  if (kind == "gru") return OnnxCell{"GRU", {"z", "r", "n"}};
+  if (kind == "gru_lbr") return OnnxCell{"GRU", {"z", "r", "n"}, false, false, true};
+  if (kind == "rnn_tanh") return OnnxCell{"RNN", {""}, false, false, false, "Tanh"};
+  if (kind == "rnn_relu") return OnnxCell{"RNN", {""}, false, false, false, "Relu"};
+  return Refused(absl::StrCat("cell kind ", kind, " has no ONNX recurrent op"));
+}
+
+// Copies role `role` ([rows, H], or [H] for a vector) transposed into
+// dst[offset + j * rows + i] for unit j, row i.
+void PutTransposed(const std::map<std::string, Tensor>& roles, const std::string& role,
+                   float* dst, int64_t rows, int64_t H) {
+  auto it = roles.find(role);
+  if (it == roles.end()) return;  // absent: zero (cifg's forget gate, a missing bias)
+  const float* src = it->second.data<float>();
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < H; ++j) dst[j * rows + i] = src[i * H + j];
+  }
+}
+
+// One ONNX recurrent node for layer `l`: its weights from both directions.
+absl::StatusOr<std::string> RecurrentNode(GraphWriter& w, const TaskModel& model, int l,
+                                          const std::string& x, int64_t I) {
+  const Recurrent& rnn = model.recurrent();
+  const int64_t H = rnn.options().hidden_size;
+  const int dirs = rnn.options().bidirectional ? 2 : 1;
+  std::vector<std::map<std::string, Tensor>> roles(dirs);
+  std::string kind;
+  for (int d = 0; d < dirs; ++d) {
+    const std::string prefix = absl::StrCat("recurrent.l", l, d == 0 ? ".fwd." : ".bwd.");
+    absl::StatusOr<std::map<std::string, Tensor>> r =
+        RoleValues(rnn.compiled_cell(l), model.params(), prefix, kind);
+    if (absl::IsNotFound(r.status())) {
+      return Refused(absl::StrCat("layer ", l, ": cell '", rnn.spec().DisplayName(),
+                                  "' is not a fused kind (fusion: custom); exporting custom cells "
+                                  "as an ONNX Scan is not built yet"));
+    }
+    GF_RETURN_IF_ERROR(r.status());
+    roles[d] = *std::move(r);
+  }
+  GF_ASSIGN_OR_RETURN(const OnnxCell c, OnnxCellOf(kind));
+  const int64_t G = c.gates.size();
+  Tensor W = Tensor::Zeros({dirs, G * H, I}, DType::kF32);
+  Tensor R = Tensor::Zeros({dirs, G * H, H}, DType::kF32);
+  Tensor B = Tensor::Zeros({dirs, 2 * G * H}, DType::kF32);
+  Tensor P = Tensor::Zeros({dirs, 3 * H}, DType::kF32);
+  for (int d = 0; d < dirs; ++d) {
+    for (int64_t k = 0; k < G; ++k) {
+      const std::string& g = c.gates[k];
+      PutTransposed(roles[d], RoleName("W", g), W.data<float>() + (d * G + k) * H * I, I, H);
+      PutTransposed(roles[d], RoleName("U", g), R.data<float>() + (d * G + k) * H * H, H, H);
+      PutTransposed(roles[d], RoleName("b", g), B.data<float>() + d * 2 * G * H + k * H, 1, H);
+    }
+    // The recurrent bias of GRU's candidate: Rb of gate h (z r h).
+    PutTransposed(roles[d], "bh_n", B.data<float>() + d * 2 * G * H + (G + 2) * H, 1, H);
+    const std::vector<std::string> p_order = {"p_i", "p_o", "p_f"};
+    for (int k = 0; k < 3; ++k) {
+      PutTransposed(roles[d], p_order[k], P.data<float>() + d * 3 * H + k * H, 1, H);
+    }
+  }
+  const std::string name = absl::StrCat("recurrent.l", l);
+  w.Initializer(name + ".W", W);
+  w.Initializer(name + ".R", R);
+  w.Initializer(name + ".B", B);
+  std::vector<std::string> inputs = {x, name + ".W", name + ".R", name + ".B"};
+  if (c.peepholes) {
+    w.Initializer(name + ".P", P);
+    inputs.insert(inputs.end(), {"", "", "", name + ".P"});
+  }
+  std::vector<std::string> outputs = {name + ".Y", name + ".Y_h"};
+  if (c.op == "LSTM") outputs.push_back(name + ".Y_c");
+  onnx::NodeProto* n = w.Node(c.op, inputs, outputs);
+  AddAttribute(n, "hidden_size", int64_t{H});
+  AddAttribute(n, "direction", std::string(dirs == 2 ? "bidirectional" : "forward"));
+  if (c.input_forget) AddAttribute(n, "input_forget", int64_t{1});
+  if (c.op == "GRU") AddAttribute(n, "linear_before_reset", int64_t{c.linear_before_reset ? 1 : 0});
+  if (c.op == "RNN") AddAttribute(n, "activations", std::vector<std::string>(dirs, c.activation));
+  return name;
+}
+
+}  // namespace
+
+std::string ExportedInputName(const TaskModel& model) {
+  return model.config().task == Task::kAdding ? "x" : "tokens";
+}
+
+std::vector<std::string> ExportedOutputNames(const TaskModel& model) {
+  switch (model.config().task) {
+    case Task::kSentiment: return {"logit", "probability"};
+    case Task::kLm: return {"logits", "probabilities"};
+    case Task::kAdding: return {"prediction"};
+  }
+  return {};
+}
+
+absl::StatusOr<onnx::ModelProto> ExportTaskModel(const TaskModel& model,
+                                                 const OnnxExportOptions& options) {
+  if (options.opset < 14 || options.opset > 17) {
+    return Refused(absl::StrCat("--opset ", options.opset, ": the exporter writes opsets 14 to 17"));
+  }
+  if (model.recurrent().options().merge != "concat") {
+    return Refused("bidirectional outputs summed (merge=sum) are not exported");
+  }
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("gatefuse");
+  m.set_model_version(1);
+  onnx::OperatorSetIdProto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(options.opset);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name(absl::StrCat("gatefuse_", TaskName(model.config().task)));
+  GraphWriter w(g);
+  const std::map<std::string, Var>& params = model.params();
+  const Recurrent& rnn = model.recurrent();
+  std::string x = ExportedInputName(model);
+  int64_t width = 2;
+  if (model.config().task == Task::kAdding) {
+    SetType(g->add_input(), x, onnx::TensorProto::FLOAT, {"T", "B", ""}, {0, 0, 2});
+  } else {
+    SetType(g->add_input(), x, onnx::TensorProto::INT64, {"T", "B"}, {0, 0});
+    const Tensor& table = params.at("embedding.table").value();
+    w.Initializer("embedding.table", table);
+    w.Node("Gather", {"embedding.table", x}, {"embedded"});
+    x = "embedded";
+    width = table.shape()[1];
+  }
+  const std::string flat = w.Shape("shape.T_B_flat", {0, 0, -1});
+  const std::string rows = w.Shape("shape.B_flat", {0, -1});
+  std::string last;
+  for (int l = 0; l < rnn.options().num_layers; ++l) {
+    GF_ASSIGN_OR_RETURN(const std::string name, RecurrentNode(w, model, l, x, width));
+    // Y [T, dirs, B, H] -> [T, B, dirs * H], the next layer's input.
+    AddAttribute(w.Node("Transpose", {name + ".Y"}, {name + ".Y_tbdh"}), "perm", std::vector<int64_t>{0, 2, 1, 3});
+    w.Node("Reshape", {name + ".Y_tbdh", flat}, {name + ".out"});
+    x = name + ".out";
+    width = rnn.output_size();
+    last = name;
+  }
+  // The last layer's final h of each direction, concatenated: [dirs, B, H] -> [B, dirs*H].
+  AddAttribute(w.Node("Transpose", {last + ".Y_h"}, {"last_bdh"}), "perm", std::vector<int64_t>{1, 0, 2});
+  w.Node("Reshape", {"last_bdh", rows}, {"last"});
+  w.Initializer("dense.W", params.at("dense.W").value());
+  w.Initializer("dense.b", params.at("dense.b").value());
+  w.Node("MatMul", {"last", "dense.W"}, {"dense_xw"});
+  const std::vector<std::string> outs = ExportedOutputNames(model);
+  w.Node("Add", {"dense_xw", "dense.b"}, {outs[0]});
+  const int64_t out_width = params.at("dense.W").value().shape()[1];
+  if (model.config().task == Task::kSentiment) w.Node("Sigmoid", {outs[0]}, {outs[1]});
+  if (model.config().task == Task::kLm) w.Node("Softmax", {outs[0]}, {outs[1]});
+  for (const std::string& o : outs) {
+    SetType(g->add_output(), o, onnx::TensorProto::FLOAT, {"B", ""}, {0, out_width});
+  }
+  try {
+    onnx::checker::check_model(m);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("export: the ONNX checker refuses the exported model: ", e.what()));
+  }
+  return m;
+}
+
+absl::StatusOr<std::map<std::string, Tensor>> ExportedOutputs(const TaskModel& model,
+                                                              const Tensor& input) {
+  GF_ASSIGN_OR_RETURN(Var out, model.Forward({input, Tensor()}, /*training=*/false, 0));
+  const std::vector<std::string> names = ExportedOutputNames(model);
+  std::map<std::string, Tensor> result = {{names[0], out.value()}};
+  if (names.size() == 1) return result;
+  const Tensor& v = out.value();
+  Tensor p = Tensor::Zeros(v.shape(), DType::kF32);
+  const int64_t B = v.shape()[0], n = v.shape()[1];
+  const float* a = v.data<float>();
+  float* q = p.data<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    if (model.config().task == Task::kSentiment) {
+      for (int64_t j = 0; j < n; ++j) q[b * n + j] = 1 / (1 + std::exp(-a[b * n + j]));
+      continue;
+    }
+    double top = a[b * n], sum = 0;
+    for (int64_t j = 1; j < n; ++j) top = std::max<double>(top, a[b * n + j]);
+    for (int64_t j = 0; j < n; ++j) sum += std::exp(a[b * n + j] - top);
+    for (int64_t j = 0; j < n; ++j) q[b * n + j] = std::exp(a[b * n + j] - top) / sum;
+  }
+  result[names[1]] = p;
+  return result;
+}
+
+}  // namespace gatefuse

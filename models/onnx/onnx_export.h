@@ -1,0 +1,57 @@
+// Task models out as ONNX (models/tasks/task_model.h). The graph:
+//
+//   inputs   sentiment, lm: tokens int64 [T, B]; adding: x float [T, B, 2]
+//   tokens -> Gather(embedding.table)                                 [T, B, E]
+//   each recurrent layer: one LSTM, GRU or RNN node (both directions in one node,
+//     direction=bidirectional), Y [T, dirs, B, H] -> Transpose, Reshape  [T, B, dirs*H]
+//   the last layer's Y_h [dirs, B, H] -> Transpose, Reshape              [B, dirs*H]
+//   MatMul(dense.W), Add(dense.b)
+//   outputs  sentiment: logit [B, 1], probability = Sigmoid(logit)
+//            lm: logits [B, V], probabilities = Softmax(logits)
+//            adding: prediction [B, 1]
+//
+// A recognised cell becomes ONNX's own node: lstm -> LSTM; peephole -> LSTM with P
+// (order i, o, f); cifg -> LSTM with input_forget=1; gru -> GRU
+// linear_before_reset=0; gru_lbr -> GRU linear_before_reset=1; rnn_tanh, rnn_relu
+// -> RNN (activations Tanh or Relu). The weights are the fused cell's role values
+// (evaluated from the layer's parameters: slices, sums and scalings included),
+// transposed into ONNX's [gates*H, in] layout in ONNX's gate order; the biases go
+// into the input half of B, bh_n into the recurrent half of GRU's h gate.
+//
+// Refused with a message naming what: a cell with no fused kind (mgu, most .cell
+// and C++ cells: their Scan export is not built), and a model the checker
+// (onnx::checker::check_model) refuses. Full-length sequences only: the
+// exported graph has no sequence_lens input yet.
+#ifndef GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
+#define GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/tasks/task_model.h"
+#include "onnx/onnx_pb.h"
+
+namespace gatefuse {
+
+struct OnnxExportOptions {
+  int64_t opset = 14;  // 14 to 17
+};
+
+absl::StatusOr<onnx::ModelProto> ExportTaskModel(const TaskModel& model,
+                                                 const OnnxExportOptions& options = {});
+
+// The exported graph's input name ("tokens" or "x") and output names, in order.
+std::string ExportedInputName(const TaskModel& model);
+std::vector<std::string> ExportedOutputNames(const TaskModel& model);
+
+// What the exported graph computes, by gatefuse: `input` in the exported input's
+// layout, every output by name.
+absl::StatusOr<std::map<std::string, Tensor>> ExportedOutputs(const TaskModel& model,
+                                                              const Tensor& input);
+
+}  // namespace gatefuse
+
+#endif  // GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_

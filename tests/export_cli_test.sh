@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# gatefuse export: a trained adding model exports with test data that gatefuse's own
+# importer reproduces (onnx-test OK); the errors name what is wrong, with exit status 2
+# for a bad command line and 1 for a model that cannot be exported, and write nothing.
+set -u
+bin="$1"
+fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+train() {  # train CELL OUT
+  "$bin" train --task adding --cell "$1" --T 6 --hidden 5 --epochs 1 --train-size 200 \
+    --test-size 50 --out "$2" >"$tmp/train.log" 2>&1 || fail "train $1: $(cat "$tmp/train.log")"
+}
+train gru "$tmp/gru.gfm"
+out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/gru" --test-data 2 --T 7 --B 2) || fail "export: $out"
+echo "$out" | grep -q 'recurrent: GRU' || fail "no GRU node: $out"
+echo "$out" | grep -q '^input x: float \[T, B, 2\]; outputs: prediction$' || fail "io line: $out"
+[ -f "$tmp/gru/model.onnx" ] && [ -f "$tmp/gru/test_data_set_1/output_0.pb" ] || fail "files: $(ls -R "$tmp/gru")"
+out=$("$bin" onnx-test "$tmp/gru") || fail "onnx-test of the export: $out"
+echo "$out" | grep -q 'max_rel_err=.* OK' || fail "onnx-test: $out"
+
+# A custom cell: refused by name, nothing written.
+train models/cells/mgu.cell "$tmp/mgu.gfm"
+out=$("$bin" export "$tmp/mgu.gfm" --out "$tmp/mgu" 2>&1); code=$?
+[ "$code" -eq 1 ] || fail "mgu: exit $code: $out"
+echo "$out" | grep -q "cell 'models/cells/mgu.cell' is not a fused kind" || fail "mgu message: $out"
+[ ! -e "$tmp/mgu/model.onnx" ] || fail "mgu: a model.onnx was written"
+
+out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/o" --opset 9 2>&1); code=$?
+[ "$code" -eq 1 ] && echo "$out" | grep -q 'opsets 14 to 17' || fail "opset 9: exit $code: $out"
+out=$("$bin" export "$tmp/gru.gfm" 2>&1); code=$?
+[ "$code" -eq 2 ] && echo "$out" | grep -q 'usage: gatefuse export' || fail "no --out: exit $code: $out"
+out=$("$bin" export "$tmp/none.gfm" --out "$tmp/n" 2>&1); code=$?
+[ "$code" -eq 1 ] && echo "$out" | grep -q 'none.gfm' || fail "missing model: exit $code: $out"
+touch "$tmp/file"
+out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/file" 2>&1); code=$?
+[ "$code" -eq 1 ] && echo "$out" | grep -q 'exists and is not a folder' || fail "--out a file: exit $code: $out"
+echo "export_cli_test: OK"
