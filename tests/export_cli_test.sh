@@ -15,8 +15,10 @@ train() {  # train CELL OUT
 train gru "$tmp/gru.gfm"
 out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/gru" --test-data 2 --T 7 --B 2) || fail "export: $out"
 echo "$out" | grep -q 'recurrent: GRU' || fail "no GRU node: $out"
-echo "$out" | grep -q '^input x: float \[T, B, 2\]; outputs: prediction$' || fail "io line: $out"
-[ -f "$tmp/gru/model.onnx" ] && [ -f "$tmp/gru/test_data_set_1/output_0.pb" ] || fail "files: $(ls -R "$tmp/gru")"
+echo "$out" | grep -q '^inputs x: float \[T, B, 2\], sequence_lens: int32 \[B\]; outputs: prediction$' ||
+  fail "io line: $out"
+[ -f "$tmp/gru/model.onnx" ] && [ -f "$tmp/gru/test_data_set_1/input_1.pb" ] &&
+  [ -f "$tmp/gru/test_data_set_1/output_0.pb" ] || fail "files: $(ls -R "$tmp/gru")"
 out=$("$bin" onnx-test "$tmp/gru") || fail "onnx-test of the export: $out"
 echo "$out" | grep -q 'max_rel_err=.* OK' || fail "onnx-test: $out"
 

@@ -4,9 +4,9 @@
 //
 // writes DIR/model.onnx and, with --test-data N, DIR/test_data_set_0 .. N-1 in the ONNX
 // backend test layout: seeded random inputs of [T, B] (tokens uniform over the
-// vocabulary; adding: values in [0, 1), markers as the task draws them are not needed
-// to check a runtime) and gatefuse's outputs on them, so any ONNX runtime can check
-// itself against gatefuse (`gatefuse onnx-test DIR` is gatefuse's importer doing so).
+// vocabulary; adding: values in [0, 1)), sequence_lens (the first sequence full, the
+// others shorter, pre-padded) and gatefuse's outputs on them, so any ONNX runtime can
+// check itself against gatefuse (`gatefuse onnx-test DIR` is gatefuse's importer doing so).
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -58,6 +58,17 @@ Tensor TestInput(const TaskModel& model, int64_t T, int64_t B, uint64_t seed) {
   return ids;
 }
 
+// Sequence lengths for one test data set: the first sequence full, the others
+// uniform in [1, T] (pre-padded, as gatefuse pads).
+Tensor TestLengths(int64_t T, int64_t B, uint64_t seed) {
+  const Tensor u = Tensor::Uniform({B}, DType::kF64, seed + 7, 0, 1);
+  std::vector<int64_t> lengths(B, T);
+  for (int64_t b = 1; b < B; ++b) {
+    lengths[b] = std::min<int64_t>(T, 1 + static_cast<int64_t>(u.data<double>()[b] * T));
+  }
+  return LengthsTensor(lengths);
+}
+
 absl::Status ExportModel(const Args& args) {
   if (args.positionals.size() != 1 || !args.Has("out")) {
     return absl::InvalidArgumentError(kExportUsage);
@@ -88,16 +99,21 @@ absl::Status ExportModel(const Args& args) {
               path.c_str(), TaskName(model.config().task).c_str(),
               model.config().cell.DisplayName().c_str(), proto.graph().node_size(),
               absl::StrJoin(nodes, ", ").c_str(), static_cast<long long>(opset));
-  std::printf("input %s: %s; outputs: %s\n", ExportedInputName(model).c_str(),
+  std::printf("inputs %s: %s, sequence_lens: int32 [B]; outputs: %s\n",
+              ExportedInputName(model).c_str(),
               model.config().task == Task::kAdding ? "float [T, B, 2]" : "int64 [T, B]",
               absl::StrJoin(ExportedOutputNames(model), ", ").c_str());
   for (int64_t k = 0; k < sets; ++k) {
     const std::string set = absl::StrCat(dir, "/test_data_set_", k);
     GF_RETURN_IF_ERROR(MakeFolder(set));
-    const Tensor input = TestInput(model, T, B, static_cast<uint64_t>(seed) * 1000 + k);
+    const uint64_t set_seed = static_cast<uint64_t>(seed) * 1000 + k;
+    const Tensor input = TestInput(model, T, B, set_seed);
+    const Tensor lengths = TestLengths(T, B, set_seed);
     GF_RETURN_IF_ERROR(
         WriteOnnxTensorFile(TensorToOnnx(input, ExportedInputName(model)), set + "/input_0.pb"));
-    GF_ASSIGN_OR_RETURN(auto outputs, ExportedOutputs(model, input));
+    GF_RETURN_IF_ERROR(WriteOnnxTensorFile(TensorToOnnx(lengths, "sequence_lens", /*as_int32=*/true),
+                                           set + "/input_1.pb"));
+    GF_ASSIGN_OR_RETURN(auto outputs, ExportedOutputs(model, input, lengths));
     const std::vector<std::string> names = ExportedOutputNames(model);
     for (size_t j = 0; j < names.size(); ++j) {
       GF_RETURN_IF_ERROR(WriteOnnxTensorFile(TensorToOnnx(outputs.at(names[j]), names[j]),

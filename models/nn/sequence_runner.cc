@@ -139,8 +139,9 @@ absl::StatusOr<DirectionResult> RunCellDirection(const CellRun& run, const Var& 
         row_of[s * B + order[j]] = total + (s - t0) * n + j;
       }
     }
+    // x itself only when the segment is all of it: every sequence, every step, in order.
     Var xs = x;
-    if (!(IsIdentity(index) && n == B)) {
+    if (!(IsIdentity(index) && n == B && t1 - t0 == T)) {
       GF_ASSIGN_OR_RETURN(xs, GatherRows(x_rows, std::move(index), Shape{t1 - t0, n, F}));
     }
     std::map<std::string, Var> init;

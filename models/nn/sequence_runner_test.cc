@@ -6,6 +6,7 @@
 
 #include "core/compare_testing.h"
 #include "graph/executor.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "models/cells/cell.h"
 #include "models/cells/cell_graph.h"
@@ -22,12 +23,22 @@ struct Case {
   DType dtype;
 };
 
-class SequenceRunnerTest : public testing::TestWithParam<Case> {};
+// Lengths with an empty sequence, and lengths without one, where the last segment
+// (reverse, post-padded: the first step) has every sequence in it.
+class SequenceRunnerTest : public testing::TestWithParam<Case> {
+ protected:
+  void BatchEqualsEachSequenceAlone(const std::vector<int64_t>& len);
+};
 
 TEST_P(SequenceRunnerTest, BatchEqualsEachSequenceAlone) {
+  BatchEqualsEachSequenceAlone({5, 1, 0, 3, 3});
+  BatchEqualsEachSequenceAlone({5, 2, 1});
+}
+
+void SequenceRunnerTest::BatchEqualsEachSequenceAlone(const std::vector<int64_t>& len) {
+  SCOPED_TRACE(absl::StrCat("lengths ", absl::StrJoin(len, " ")));
   const Case c = GetParam();
   const int64_t T = 5, I = 3, H = 4;
-  const std::vector<int64_t> len = {5, 1, 0, 3, 3};
   const int64_t B = len.size();
   const double tol = c.dtype == DType::kF64 ? 1e-12 : 1e-5;
   absl::StatusOr<Cell> cell = BuiltinCell("lstm", I, H);

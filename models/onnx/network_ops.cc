@@ -286,7 +286,7 @@ const std::map<std::string, Builder>& Builders() {
       {"ConstantOfShape", ConstantOfShape},
       {"Unsqueeze", Unsqueeze}, {"Squeeze", Squeeze},
       {"Flatten", Flatten},     {"Reshape", ReshapeOp},
-      {"Transpose", TransposeOp}, {"Gather", Gather},
+      {"Transpose", TransposeOp}, {"Gather", Gather}, {"ReverseSequence", ReverseSequence},
       {"Concat", ConcatOp},     {"Slice", SliceOp},
       {"Split", SplitOp},       {"Expand", Expand},
       {"Add", Binary},          {"Sub", Binary},

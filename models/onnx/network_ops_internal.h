@@ -89,6 +89,7 @@ GATEFUSE_SHAPE_OP(ConcatOp)
 GATEFUSE_SHAPE_OP(SliceOp)
 GATEFUSE_SHAPE_OP(SplitOp)
 GATEFUSE_SHAPE_OP(Expand)
+GATEFUSE_SHAPE_OP(ReverseSequence)
 #undef GATEFUSE_SHAPE_OP
 
 }  // namespace gatefuse::network_ops

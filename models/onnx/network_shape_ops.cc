@@ -354,4 +354,40 @@ absl::StatusOr<NodeFn> Expand(const NetworkNodeProto& n, const NodeAttrs& a, con
 }
 
 
+// Each batch entry's first sequence_lens[b] steps reversed, the rest as they are:
+// a gather of rows (Embedding, whose gradient scatters back) over [T*B, rest].
+absl::StatusOr<NodeFn> ReverseSequence(const NetworkNodeProto& n, const NodeAttrs& a,
+                                       const NodeContext&) {
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 2, 2));
+  GF_ASSIGN_OR_RETURN(int64_t batch_axis, a.Int("batch_axis", 1));
+  GF_ASSIGN_OR_RETURN(int64_t time_axis, a.Int("time_axis", 0));
+  if (!((batch_axis == 1 && time_axis == 0) || (batch_axis == 0 && time_axis == 1))) {
+    return Invalid(a, absl::StrCat("batch_axis ", batch_axis, " and time_axis ", time_axis,
+                                   " must be 1 and 0, or 0 and 1"));
+  }
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    const Shape& s = in[0].shape();
+    if (s.rank() < 2 || IsInt(in[0])) return Invalid(a, "the input must be floats of rank >= 2");
+    GF_ASSIGN_OR_RETURN(std::vector<int64_t> lens, IntInput(a, in[1], "sequence_lens"));
+    const int64_t T = s[time_axis], B = s[batch_axis];
+    if (static_cast<int64_t>(lens.size()) != B) {
+      return Invalid(a, absl::StrCat("sequence_lens has ", lens.size(), " entries for a batch of ", B));
+    }
+    // Row r of the flattened input is (t, b): r = t * B + b (time first) or b * T + t.
+    auto row = [&](int64_t t, int64_t b) { return time_axis == 0 ? t * B + b : b * T + t; };
+    std::vector<int64_t> idx(T * B);
+    for (int64_t b = 0; b < B; ++b) {
+      if (lens[b] < 0 || lens[b] > T) {
+        return Invalid(a, absl::StrCat("sequence_lens[", b, "] = ", lens[b], " is outside [0, ", T, "]"));
+      }
+      for (int64_t t = 0; t < T; ++t) idx[row(t, b)] = row(t < lens[b] ? lens[b] - 1 - t : t, b);
+    }
+    const int64_t rest = s.num_elements() / std::max<int64_t>(T * B, 1);
+    GF_ASSIGN_OR_RETURN(Var table, Reshape(in[0], Shape{T * B, rest}));
+    GF_ASSIGN_OR_RETURN(Var picked, Embedding(table, Var::Constant(it::Make(Shape{T * B}, idx))));
+    GF_ASSIGN_OR_RETURN(Var y, Reshape(picked, s));
+    return std::vector<Var>{y};
+  });
+}
+
 }  // namespace gatefuse::network_ops

@@ -175,10 +175,10 @@ absl::StatusOr<std::string> RecurrentNode(GraphWriter& w, const TaskModel& model
   w.Initializer(name + ".W", W);
   w.Initializer(name + ".R", R);
   w.Initializer(name + ".B", B);
-  std::vector<std::string> inputs = {x, name + ".W", name + ".R", name + ".B"};
+  std::vector<std::string> inputs = {x, name + ".W", name + ".R", name + ".B", "sequence_lens"};
   if (c.peepholes) {
     w.Initializer(name + ".P", P);
-    inputs.insert(inputs.end(), {"", "", "", name + ".P"});
+    inputs.insert(inputs.end(), {"", "", name + ".P"});
   }
   std::vector<std::string> outputs = {name + ".Y", name + ".Y_h"};
   if (c.op == "LSTM") outputs.push_back(name + ".Y_c");
@@ -238,6 +238,23 @@ absl::StatusOr<onnx::ModelProto> ExportTaskModel(const TaskModel& model,
     x = "embedded";
     width = table.shape()[1];
   }
+  // Pre-padded (gatefuse) to post-padded (ONNX): reverse each whole sequence of T
+  // steps, then its first sequence_lens[b] steps, so its real steps come first in
+  // their order. The recurrent nodes read sequence_lens and stop at each one's end.
+  SetType(g->add_input(), "sequence_lens", onnx::TensorProto::INT32, {"B"}, {0});
+  AddAttribute(w.Node("Cast", {"sequence_lens"}, {"lens64"}), "to",
+               int64_t{onnx::TensorProto::INT64});
+  w.Node("Shape", {x}, {"input_shape"});
+  w.Node("Gather", {"input_shape", w.Shape("index.time", {0})}, {"steps"});
+  w.Node("Shape", {"lens64"}, {"batch_shape"});
+  w.Node("Expand", {"steps", "batch_shape"}, {"full_lens"});
+  for (const auto& [lens, out] : {std::pair<std::string, std::string>{"full_lens", "reversed"},
+                                  {"lens64", "post_padded"}}) {
+    onnx::NodeProto* r = w.Node("ReverseSequence", {x, lens}, {out});
+    AddAttribute(r, "batch_axis", int64_t{1});
+    AddAttribute(r, "time_axis", int64_t{0});
+    x = out;
+  }
   const std::string flat = w.Shape("shape.T_B_flat", {0, 0, -1});
   const std::string rows = w.Shape("shape.B_flat", {0, -1});
   std::string last;
@@ -274,8 +291,9 @@ absl::StatusOr<onnx::ModelProto> ExportTaskModel(const TaskModel& model,
 }
 
 absl::StatusOr<std::map<std::string, Tensor>> ExportedOutputs(const TaskModel& model,
-                                                              const Tensor& input) {
-  GF_ASSIGN_OR_RETURN(Var out, model.Forward({input, Tensor()}, /*training=*/false, 0));
+                                                              const Tensor& input,
+                                                              const Tensor& lengths) {
+  GF_ASSIGN_OR_RETURN(Var out, model.Forward({input, lengths}, /*training=*/false, 0));
   const std::vector<std::string> names = ExportedOutputNames(model);
   std::map<std::string, Tensor> result = {{names[0], out.value()}};
   if (names.size() == 1) return result;

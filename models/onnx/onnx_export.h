@@ -1,7 +1,11 @@
 // Task models out as ONNX (models/tasks/task_model.h). The graph:
 //
-//   inputs   sentiment, lm: tokens int64 [T, B]; adding: x float [T, B, 2]
+//   inputs   sentiment, lm: tokens int64 [T, B]; adding: x float [T, B, 2];
+//            sequence_lens int32 [B], each sequence's real steps, pre-padded as
+//            gatefuse pads (its steps are the last sequence_lens[b]; T for all)
 //   tokens -> Gather(embedding.table)                                 [T, B, E]
+//   ReverseSequence over T, then over sequence_lens: post-padded, as ONNX's
+//     recurrent ops read it
 //   each recurrent layer: one LSTM, GRU or RNN node (both directions in one node,
 //     direction=bidirectional), Y [T, dirs, B, H] -> Transpose, Reshape  [T, B, dirs*H]
 //   the last layer's Y_h [dirs, B, H] -> Transpose, Reshape              [B, dirs*H]
@@ -20,8 +24,7 @@
 //
 // Refused with a message naming what: a cell with no fused kind (mgu, most .cell
 // and C++ cells: their Scan export is not built), and a model the checker
-// (onnx::checker::check_model) refuses. Full-length sequences only: the
-// exported graph has no sequence_lens input yet.
+// (onnx::checker::check_model) refuses.
 #ifndef GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
 #define GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
 
@@ -48,9 +51,10 @@ std::string ExportedInputName(const TaskModel& model);
 std::vector<std::string> ExportedOutputNames(const TaskModel& model);
 
 // What the exported graph computes, by gatefuse: `input` in the exported input's
-// layout, every output by name.
+// layout, `lengths` i64 [B] (undefined: all T), every output by name.
 absl::StatusOr<std::map<std::string, Tensor>> ExportedOutputs(const TaskModel& model,
-                                                              const Tensor& input);
+                                                              const Tensor& input,
+                                                              const Tensor& lengths);
 
 }  // namespace gatefuse
 

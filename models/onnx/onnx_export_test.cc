@@ -49,13 +49,20 @@ void ExpectRoundTrip(const ModelConfig& config) {
   ASSERT_TRUE(net.ok()) << net.status();
   EXPECT_EQ(net->output_names(), ExportedOutputNames(*model));
   const Tensor input = Input(config.task, 5, 3);
-  absl::StatusOr<std::map<std::string, Tensor>> ours = ExportedOutputs(*model, input);
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  absl::StatusOr<std::map<std::string, Tensor>> back = net->Run({{ExportedInputName(*model), input}});
-  ASSERT_TRUE(back.ok()) << back.status();
-  for (const auto& [name, t] : *ours) {
-    ASSERT_TRUE(back->count(name)) << name;
-    EXPECT_LE(CompareTensors(back->at(name), t).error, 1e-5) << name;
+  // Full length, and pre-padded sequences of 5, 2 and 1 steps.
+  for (const std::vector<int64_t>& lengths :
+       {std::vector<int64_t>{5, 5, 5}, std::vector<int64_t>{5, 2, 1}}) {
+    SCOPED_TRACE(absl::StrCat("lengths ", lengths[0], " ", lengths[1], " ", lengths[2]));
+    const Tensor lens = LengthsTensor(lengths);
+    absl::StatusOr<std::map<std::string, Tensor>> ours = ExportedOutputs(*model, input, lens);
+    ASSERT_TRUE(ours.ok()) << ours.status();
+    absl::StatusOr<std::map<std::string, Tensor>> back =
+        net->Run({{ExportedInputName(*model), input}, {"sequence_lens", lens}});
+    ASSERT_TRUE(back.ok()) << back.status();
+    for (const auto& [name, t] : *ours) {
+      ASSERT_TRUE(back->count(name)) << name;
+      EXPECT_LE(CompareTensors(back->at(name), t).error, 1e-5) << name;
+    }
   }
 }
 
