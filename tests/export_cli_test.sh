@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gatefuse export: a trained adding model exports with test data that gatefuse's own
-# importer reproduces (onnx-test OK); the errors name what is wrong, with exit status 2
-# for a bad command line and 1 for a model that cannot be exported, and write nothing.
+# importer reproduces (onnx-test OK), a custom cell as a Scan; the errors name what is
+# wrong, with exit status 2 for a bad command line and 1 for a model that cannot be
+# exported, and write nothing.
 set -u
 bin="$1"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -22,15 +23,16 @@ echo "$out" | grep -q '^inputs x: float \[T, B, 2\], sequence_lens: int32 \[B\];
 out=$("$bin" onnx-test "$tmp/gru") || fail "onnx-test of the export: $out"
 echo "$out" | grep -q 'max_rel_err=.* OK' || fail "onnx-test: $out"
 
-# A custom cell: refused by name, nothing written.
+# A custom cell: one Scan.
 train models/cells/mgu.cell "$tmp/mgu.gfm"
-out=$("$bin" export "$tmp/mgu.gfm" --out "$tmp/mgu" 2>&1); code=$?
-[ "$code" -eq 1 ] || fail "mgu: exit $code: $out"
-echo "$out" | grep -q "cell 'models/cells/mgu.cell' is not a fused kind" || fail "mgu message: $out"
-[ ! -e "$tmp/mgu/model.onnx" ] || fail "mgu: a model.onnx was written"
+out=$("$bin" export "$tmp/mgu.gfm" --out "$tmp/mgu" --test-data 1) || fail "mgu: exit $?: $out"
+echo "$out" | grep -q 'recurrent: Scan)' || fail "mgu: no Scan: $out"
+[ -f "$tmp/mgu/test_data_set_0/output_0.pb" ] || fail "mgu: no test data"
 
+# Refusals write nothing.
 out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/o" --opset 9 2>&1); code=$?
 [ "$code" -eq 1 ] && echo "$out" | grep -q 'opsets 14 to 17' || fail "opset 9: exit $code: $out"
+[ ! -e "$tmp/o" ] || fail "opset 9: $tmp/o was created"
 out=$("$bin" export "$tmp/gru.gfm" 2>&1); code=$?
 [ "$code" -eq 2 ] && echo "$out" | grep -q 'usage: gatefuse export' || fail "no --out: exit $code: $out"
 out=$("$bin" export "$tmp/none.gfm" --out "$tmp/n" 2>&1); code=$?

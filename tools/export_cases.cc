@@ -1,6 +1,8 @@
 // Writes untrained task models (seeded) for tools/onnx_export_check.sh: every fused
 // kind on sentiment, a .cell LSTM, lm with two bidirectional layers (lstm, gru_lbr),
-// adding; one .gfm each in --out DIR, named after the case.
+// adding, and custom cells (mgu, ln_lstm with two bidirectional layers, ln_gru) that
+// export as Scan; one .gfm each in --out DIR, named after the case (custom ones end
+// in _scan).
 //
 //   export_cases --out DIR
 #include <cstdio>
@@ -56,6 +58,10 @@ int main(int argc, char** argv) {
   cases.push_back({"lm_lstm_2x_bidirectional", Task::kLm, "lstm", 2, true});
   cases.push_back({"lm_gru_lbr_2x_bidirectional", Task::kLm, "gru_lbr", 2, true});
   cases.push_back({"adding_gru", Task::kAdding, "gru"});
+  // Custom cells: Scan nodes.
+  cases.push_back({"sentiment_mgu_scan", Task::kSentiment, "models/cells/mgu.cell"});
+  cases.push_back({"lm_ln_lstm_2x_bidirectional_scan", Task::kLm, "ln_lstm", 2, true});
+  cases.push_back({"adding_ln_gru_scan", Task::kAdding, "models/cells/ln_gru.cell"});
   for (const gatefuse::Case& c : cases) {
     if (absl::Status st = gatefuse::Write(c, argv[2]); !st.ok()) {
       std::fprintf(stderr, "export_cases: %s: %s\n", c.name.c_str(), std::string(st.message()).c_str());

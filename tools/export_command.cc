@@ -91,7 +91,8 @@ absl::Status ExportModel(const Args& args) {
   GF_RETURN_IF_ERROR(WriteFileAtomically(dir + "/model.onnx", proto.SerializeAsString()));
   std::vector<std::string> nodes;
   for (const onnx::NodeProto& n : proto.graph().node()) {
-    if (n.op_type() == "LSTM" || n.op_type() == "GRU" || n.op_type() == "RNN") {
+    if (n.op_type() == "LSTM" || n.op_type() == "GRU" || n.op_type() == "RNN" ||
+        n.op_type() == "Scan") {
       nodes.push_back(n.op_type());
     }
   }

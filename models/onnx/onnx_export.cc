@@ -4,10 +4,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/status.h"
 #include "graph/executor.h"
 #include "models/onnx/onnx_attributes.h"
+#include "models/onnx/onnx_export_internal.h"
 #include "models/onnx/onnx_tensor.h"
 #include "onnx/checker.h"
 #include "ops/cell_kinds.h"
@@ -17,53 +20,12 @@
 namespace gatefuse {
 namespace {
 
+using onnx_export::GraphWriter;
+using onnx_export::SetType;
+
 absl::Status Refused(const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("export: ", why));
 }
-
-// A tensor-typed value info with symbolic ("T", "B") or fixed dimensions.
-void SetType(onnx::ValueInfoProto* v, const std::string& name, int elem,
-             const std::vector<std::string>& symbolic, const std::vector<int64_t>& fixed) {
-  v->set_name(name);
-  onnx::TypeProto_Tensor* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem);
-  for (size_t k = 0; k < symbolic.size(); ++k) {
-    onnx::TensorShapeProto_Dimension* d = t->mutable_shape()->add_dim();
-    if (!symbolic[k].empty()) {
-      d->set_dim_param(symbolic[k]);
-    } else {
-      d->set_dim_value(fixed[k]);
-    }
-  }
-}
-
-class GraphWriter {
- public:
-  explicit GraphWriter(onnx::GraphProto* g) : g_(g) {}
-
-  void Initializer(const std::string& name, const Tensor& t) {
-    *g_->add_initializer() = TensorToOnnx(t, name);
-  }
-  // An int64 [n] initializer (Reshape's shape).
-  std::string Shape(const std::string& name, const std::vector<int64_t>& dims) {
-    Tensor t = Tensor::Zeros({static_cast<int64_t>(dims.size())}, DType::kI64);
-    std::memcpy(t.data<int64_t>(), dims.data(), dims.size() * sizeof(int64_t));
-    Initializer(name, t);
-    return name;
-  }
-  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& inputs,
-                        const std::vector<std::string>& outputs) {
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(absl::StrCat(op, "_", g_->node_size() - 1));
-    for (const std::string& i : inputs) n->add_input(i);
-    for (const std::string& o : outputs) n->add_output(o);
-    return n;
-  }
-
- private:
-  onnx::GraphProto* g_;
-};
 
 // The role values of one (layer, direction)'s fused cell, evaluated from its
 // parameters (`prefix` + the cell's parameter name in `params`).
@@ -143,11 +105,6 @@ absl::StatusOr<std::string> RecurrentNode(GraphWriter& w, const TaskModel& model
     const std::string prefix = absl::StrCat("recurrent.l", l, d == 0 ? ".fwd." : ".bwd.");
     absl::StatusOr<std::map<std::string, Tensor>> r =
         RoleValues(rnn.compiled_cell(l), model.params(), prefix, kind);
-    if (absl::IsNotFound(r.status())) {
-      return Refused(absl::StrCat("layer ", l, ": cell '", rnn.spec().DisplayName(),
-                                  "' is not a fused kind (fusion: custom); exporting custom cells "
-                                  "as an ONNX Scan is not built yet"));
-    }
     GF_RETURN_IF_ERROR(r.status());
     roles[d] = *std::move(r);
   }
@@ -189,6 +146,97 @@ absl::StatusOr<std::string> RecurrentNode(GraphWriter& w, const TaskModel& model
   if (c.op == "GRU") AddAttribute(n, "linear_before_reset", int64_t{c.linear_before_reset ? 1 : 0});
   if (c.op == "RNN") AddAttribute(n, "activations", std::vector<std::string>(dirs, c.activation));
   return name;
+}
+
+// The recurrent layers as ONNX's own nodes; returns the name of the summary [B, D].
+absl::StatusOr<std::string> FusedLayers(GraphWriter& w, const TaskModel& model, std::string x,
+                                        int64_t width) {
+  // Pre-padded (gatefuse) to post-padded (ONNX): reverse each whole sequence of T
+  // steps, then its first sequence_lens[b] steps, so its real steps come first in
+  // their order. The recurrent nodes read sequence_lens and stop at each one's end.
+  w.Node("Shape", {x}, {"input_shape"});
+  w.Node("Gather", {"input_shape", w.Shape("index.time", {0})}, {"steps"});
+  w.Node("Shape", {"lens64"}, {"batch_shape"});
+  w.Node("Expand", {"steps", "batch_shape"}, {"full_lens"});
+  for (const auto& [lens, out] : {std::pair<std::string, std::string>{"full_lens", "reversed"},
+                                  {"lens64", "post_padded"}}) {
+    onnx::NodeProto* r = w.Node("ReverseSequence", {x, lens}, {out});
+    AddAttribute(r, "batch_axis", int64_t{1});
+    AddAttribute(r, "time_axis", int64_t{0});
+    x = out;
+  }
+  const Recurrent& rnn = model.recurrent();
+  const std::string flat = w.Shape("shape.T_B_flat", {0, 0, -1});
+  std::string last;
+  for (int l = 0; l < rnn.options().num_layers; ++l) {
+    GF_ASSIGN_OR_RETURN(const std::string name, RecurrentNode(w, model, l, x, width));
+    // Y [T, dirs, B, H] -> [T, B, dirs * H], the next layer's input.
+    AddAttribute(w.Node("Transpose", {name + ".Y"}, {name + ".Y_tbdh"}), "perm",
+                 std::vector<int64_t>{0, 2, 1, 3});
+    w.Node("Reshape", {name + ".Y_tbdh", flat}, {name + ".out"});
+    x = name + ".out";
+    width = rnn.output_size();
+    last = name;
+  }
+  // The last layer's final h of each direction, concatenated: [dirs, B, H] -> [B, dirs*H].
+  AddAttribute(w.Node("Transpose", {last + ".Y_h"}, {"last_bdh"}), "perm",
+               std::vector<int64_t>{1, 0, 2});
+  w.Node("Reshape", {"last_bdh", w.Shape("shape.B_flat", {0, -1})}, {"last"});
+  return std::string("last");
+}
+
+// The recurrent layers of a custom cell as Scans over the pre-padded sequence, a
+// mask keeping each sequence's states at its padded steps; returns the summary's name.
+absl::StatusOr<std::string> ScanLayers(GraphWriter& w, const TaskModel& model, std::string x) {
+  // mask[t, b] = t >= T - sequence_lens[b], as float [T, B, 1].
+  w.Node("Shape", {x}, {"input_shape"});
+  Tensor zero = Tensor::Zeros({}, DType::kI64), one = Tensor::Zeros({}, DType::kI64);
+  one.data<int64_t>()[0] = 1;
+  w.Initializer("int.zero", zero);
+  w.Initializer("int.one", one);
+  w.Node("Gather", {"input_shape", "int.zero"}, {"steps"});
+  w.Node("Range", {"int.zero", "steps", "int.one"}, {"step_index"});
+  w.Node("Sub", {"steps", "lens64"}, {"first_step"});
+  w.Node("Unsqueeze", {"step_index", w.Shape("axes.1", {1})}, {"step_index_t1"});
+  w.Node("Unsqueeze", {"first_step", w.Shape("axes.0", {0})}, {"first_step_1b"});
+  w.Node("GreaterOrEqual", {"step_index_t1", "first_step_1b"}, {"real_step"});
+  AddAttribute(w.Node("Cast", {"real_step"}, {"mask_tb"}), "to", int64_t{onnx::TensorProto::FLOAT});
+  w.Node("Unsqueeze", {"mask_tb", w.Shape("axes.2", {2})}, {"mask"});
+  const Recurrent& rnn = model.recurrent();
+  const int dirs = rnn.options().bidirectional ? 2 : 1;
+  std::vector<std::string> lasts;
+  for (int l = 0; l < rnn.options().num_layers; ++l) {
+    std::vector<std::string> ys;
+    lasts.clear();
+    for (int d = 0; d < dirs; ++d) {
+      const std::string scope = absl::StrCat("recurrent.l", l, d == 0 ? ".fwd" : ".bwd");
+      std::map<std::string, Tensor> params;
+      for (const auto& [name, v] : model.params()) {
+        if (absl::StartsWith(name, scope + ".")) params[name.substr(scope.size() + 1)] = v.value();
+      }
+      absl::StatusOr<onnx_export::ScanDirection> r = onnx_export::ExportScanDirection(
+          w, rnn.compiled_cell(l), params, scope, x, "mask", /*reverse=*/d == 1);
+      if (!r.ok()) {
+        return Refused(absl::StrCat("layer ", l, ": cell '", rnn.spec().DisplayName(), "': ",
+                                    absl::StripPrefix(r.status().message(), "export: ")));
+      }
+      ys.push_back(r->y);
+      lasts.push_back(r->final_states[0]);
+    }
+    const std::string out = absl::StrCat("recurrent.l", l, ".out");
+    if (dirs == 1) {
+      w.Node("Identity", ys, {out});
+    } else {
+      AddAttribute(w.Node("Concat", ys, {out}), "axis", int64_t{2});
+    }
+    x = out;
+  }
+  if (dirs == 1) {
+    w.Node("Identity", lasts, {"last"});
+  } else {
+    AddAttribute(w.Node("Concat", lasts, {"last"}), "axis", int64_t{1});
+  }
+  return std::string("last");
 }
 
 }  // namespace
@@ -238,38 +286,12 @@ absl::StatusOr<onnx::ModelProto> ExportTaskModel(const TaskModel& model,
     x = "embedded";
     width = table.shape()[1];
   }
-  // Pre-padded (gatefuse) to post-padded (ONNX): reverse each whole sequence of T
-  // steps, then its first sequence_lens[b] steps, so its real steps come first in
-  // their order. The recurrent nodes read sequence_lens and stop at each one's end.
   SetType(g->add_input(), "sequence_lens", onnx::TensorProto::INT32, {"B"}, {0});
   AddAttribute(w.Node("Cast", {"sequence_lens"}, {"lens64"}), "to",
                int64_t{onnx::TensorProto::INT64});
-  w.Node("Shape", {x}, {"input_shape"});
-  w.Node("Gather", {"input_shape", w.Shape("index.time", {0})}, {"steps"});
-  w.Node("Shape", {"lens64"}, {"batch_shape"});
-  w.Node("Expand", {"steps", "batch_shape"}, {"full_lens"});
-  for (const auto& [lens, out] : {std::pair<std::string, std::string>{"full_lens", "reversed"},
-                                  {"lens64", "post_padded"}}) {
-    onnx::NodeProto* r = w.Node("ReverseSequence", {x, lens}, {out});
-    AddAttribute(r, "batch_axis", int64_t{1});
-    AddAttribute(r, "time_axis", int64_t{0});
-    x = out;
-  }
-  const std::string flat = w.Shape("shape.T_B_flat", {0, 0, -1});
-  const std::string rows = w.Shape("shape.B_flat", {0, -1});
-  std::string last;
-  for (int l = 0; l < rnn.options().num_layers; ++l) {
-    GF_ASSIGN_OR_RETURN(const std::string name, RecurrentNode(w, model, l, x, width));
-    // Y [T, dirs, B, H] -> [T, B, dirs * H], the next layer's input.
-    AddAttribute(w.Node("Transpose", {name + ".Y"}, {name + ".Y_tbdh"}), "perm", std::vector<int64_t>{0, 2, 1, 3});
-    w.Node("Reshape", {name + ".Y_tbdh", flat}, {name + ".out"});
-    x = name + ".out";
-    width = rnn.output_size();
-    last = name;
-  }
-  // The last layer's final h of each direction, concatenated: [dirs, B, H] -> [B, dirs*H].
-  AddAttribute(w.Node("Transpose", {last + ".Y_h"}, {"last_bdh"}), "perm", std::vector<int64_t>{1, 0, 2});
-  w.Node("Reshape", {"last_bdh", rows}, {"last"});
+  const bool fused = rnn.fusion() != "custom";
+  GF_ASSIGN_OR_RETURN(const std::string last,
+                      fused ? FusedLayers(w, model, x, width) : ScanLayers(w, model, x));
   w.Initializer("dense.W", params.at("dense.W").value());
   w.Initializer("dense.b", params.at("dense.b").value());
   w.Node("MatMul", {"last", "dense.W"}, {"dense_xw"});

@@ -22,8 +22,15 @@
 // transposed into ONNX's [gates*H, in] layout in ONNX's gate order; the biases go
 // into the input half of B, bh_n into the recurrent half of GRU's h gate.
 //
-// Refused with a message naming what: a cell with no fused kind (mgu, most .cell
-// and C++ cells: their Scan export is not built), and a model the checker
+// Any other cell (mgu, a .cell or C++ cell, ln_lstm) becomes one Scan per layer and
+// direction over the pre-padded sequence (models/onnx/onnx_export_internal.h): what
+// depends only on parameters or on the input (the input projection) is computed
+// once outside the loop; the body is the rest of the step's equations in ONNX ops,
+// with a mask (1 at a sequence's real steps) that keeps the states at padded steps
+// and zeroes the output there; the reverse direction scans backwards.
+//
+// Refused with a message naming what: an op of the cell with no ONNX form (named
+// with its node), an opset outside 14..17, and a model the checker
 // (onnx::checker::check_model) refuses.
 #ifndef GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
 #define GATEFUSE_MODELS_ONNX_ONNX_EXPORT_H_
