@@ -22,7 +22,14 @@ absl::Status RunNode(const Graph& g, NodeId id, std::vector<std::vector<Var>>& v
     return absl::OkStatus();
   }
   std::vector<VarOr> in;
-  for (const ValueRef& v : d.inputs) in.push_back(values[v.node][v.index]);
+  for (const ValueRef& v : d.inputs) {
+    if (static_cast<size_t>(v.index) >= values[v.node].size()) {
+      return absl::InternalError(absl::StrCat("graph ", g.name(), ": node ", NodeLabel(g, id),
+                                              " reads ", NodeLabel(g, v.node),
+                                              ", which has not run (a placement error)"));
+    }
+    in.push_back(values[v.node][v.index]);
+  }
   absl::StatusOr<std::vector<Var>> out = ApplyOp(d.op, in, d.attrs);
   if (!out.ok()) {
     return absl::Status(out.status().code(), absl::StrCat("graph ", g.name(), ": node ",
@@ -264,7 +271,8 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
     step_inputs[s] = it->second;
   }
 
-  // Values before the loop: inputs, @invariant nodes, and @hoisted nodes over all steps.
+  // Values before the loop: inputs, constants (a @hoisted node may read one),
+  // @invariant nodes, and @hoisted nodes over all steps.
   std::vector<std::vector<Var>> before(cell.num_node_slots());
   {
     std::map<std::string, Var> all = step_inputs;
@@ -273,7 +281,7 @@ absl::StatusOr<GraphSequenceResult> RunGraphSequence(
   }
   for (NodeId id : order) {
     const NodeData& d = cell.node(id);
-    if (d.op != kInputOp && d.placement != Placement::kStep) {
+    if (d.op == kConstantOp || (d.op != kInputOp && d.placement != Placement::kStep)) {
       GF_RETURN_IF_ERROR(RunNode(cell, id, before));
     }
   }

@@ -120,7 +120,29 @@ absl::StatusOr<bool> Rewrite(Graph& g, NodeId id) {
       Become(g, id, "Neg", in);
       return true;
     }
+    if (OpOf(g, in[0]) == "MulScalar" && g.NumUses(in[0]) == 1) {  // (x * a) * b  ->  x * (a b)
+      const NodeData& inner = g.node(in[0].node);
+      const double a = ScalarAttr(inner);
+      const ValueRef x = inner.inputs[0];
+      const NodeId dead = in[0].node;
+      Become(g, id, "MulScalar", {x}, {{"value", a * s}});
+      g.RemoveNode(dead);
+      return true;
+    }
     return false;
+  }
+  if (op == "MatMul" && g.NumUses(in[0]) == 1 &&
+      (OpOf(g, in[0]) == "MulScalar" || OpOf(g, in[0]) == "Neg")) {
+    // (a * s) @ W  ->  (a @ W) * s, and (-a) @ W  ->  -(a @ W): the matmul then reads
+    // a itself (a concat(x, h) the slices can distribute, h, x).
+    const NodeData& inner = g.node(in[0].node);
+    const double scale = inner.op == "Neg" ? -1.0 : ScalarAttr(inner);
+    const ValueRef a = inner.inputs[0];
+    const NodeId dead = in[0].node;
+    GF_ASSIGN_OR_RETURN(NodeId mm, g.AddNode("MatMul", {a, in[1]}, d.attrs));
+    Become(g, id, "MulScalar", {{mm, 0}}, {{"value", scale}});
+    g.RemoveNode(dead);
+    return true;
   }
   if (op == "AddScalar") {
     const double s = ScalarAttr(d);

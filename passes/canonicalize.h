@@ -7,6 +7,8 @@
 //   -(-a)                 ->  a
 //   x * 1, x + 0          ->  x                      (scalar forms and constants)
 //   x * -1                ->  -x
+//   (x * a) * b           ->  x * (a b)              (inner product used once)
+//   (a * s) @ W, (-a) @ W ->  (a @ W) * s, -(a @ W)  (the scaled operand used once)
 //   AddN(c, y), Mul(c, y) ->  AddScalar(y, c), MulScalar(y, c)  (c a uniform constant)
 //   -x + s                ->  s - x
 // and the operands of commutative ops (AddN, Mul) sorted by a structural hash, so

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -361,7 +362,11 @@ absl::StatusOr<Poly> Algebra::Compute(ValueRef v) {
         IsConstantEqualTo(g_, v, d.value.At(0))) {
       if (std::optional<Rational> r = Rational::FromDouble(d.value.At(0))) return Constant(*r);
     }
-    return Leaf(v);
+    // Sums and scalings of parameters are polynomials of them (b1 - -1 * b2 is
+    // b1 + b2, W * 2 * 0.5 is W); anything else of parameters is one leaf.
+    static const std::set<std::string> kLinear = {"AddN", "Add", "Sub", "Neg", "MulScalar",
+                                                  "AddScalar", "RSubScalar"};
+    if (!kLinear.count(d.op)) return Leaf(v);
   }
   std::vector<Poly> in;
   for (const ValueRef& i : d.inputs) {
@@ -398,8 +403,14 @@ absl::StatusOr<Poly> Algebra::Compute(ValueRef v) {
   if (op == "MatMul") {
     const bool plain = d.attrs.GetInt(op, "transpose_a").value_or(1) == 0 &&
                        d.attrs.GetInt(op, "transpose_b").value_or(1) == 0;
-    if (plain && param_only_[d.inputs[1].node]) return MatMul(in[0], d.inputs[1]);
-    return opaque();
+    if (!plain || !param_only_[d.inputs[1].node]) return opaque();
+    // Linear in the weight too: a @ (W1 + 2 W2) = a @ W1 + 2 (a @ W2).
+    Poly r;
+    for (const auto& [m, c] : in[1]) {
+      if (m.size() != 1 || atoms_[m[0]].kind != AtomKind::kLeaf) return opaque();
+      r = Sum(r, Scaled(MatMul(in[0], atoms_[m[0]].value), c));
+    }
+    return r;
   }
   // Random ops are not functions of their inputs; a node of several outputs is
   // one atom per output.

@@ -2,10 +2,11 @@
 // compares (passes/recognize_cell.cc). A value is a polynomial with rational
 // coefficients over atoms:
 //   leaves     the per-step input, the states, parameter-only values (parameters,
-//              their slices and concatenations, non-uniform constants);
-//   m @ W      for a monomial m and a parameter-only W: a matmul is linear in its
-//              left operand, so (a + b) @ W is a @ W + b @ W and (2 r h) @ W is
-//              2 ((r h) @ W);
+//              their slices and concatenations, non-uniform constants; sums and
+//              scalings of parameters are polynomials of them);
+//   m @ W      for a monomial m and a parameter-only leaf W: a matmul is linear in
+//              both operands, so (a + b) @ W is a @ W + b @ W, (2 r h) @ W is
+//              2 ((r h) @ W) and x @ (W1 + W2) is x @ W1 + x @ W2;
 //   functions  an op applied to normal forms (tanh(p), exp(p), relu(p), max(p, q),
 //              mean(p), any other deterministic op), equal when op, attributes and
 //              arguments are;

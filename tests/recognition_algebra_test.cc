@@ -93,6 +93,15 @@ TEST(RecognitionAlgebraTest, TheNewCellWrittenOutAgainIsThePeephole) {
               "peephole");
 }
 
+// A number over a value of the input alone: the @hoisted division reads a constant,
+// which the op-by-op sequence runs before the loop too (it read an unset value once).
+TEST(RecognitionAlgebraTest, AConstantReadBeforeTheLoopRuns) {
+  ExpectRefused(Change(kRnn, "next h = tanh(a)", "next h = 1 / (1 + exp(x @ W))"), "rnn_tanh",
+                "h' uses Sigmoid, rnn_tanh needs Tanh");
+  ExpectRefused(Change(kRnn, "next h = tanh(a)", "next h = 1 / (x @ W) + h @ U"), "rnn_tanh",
+                "h' uses a sum of 2 terms");
+}
+
 TEST(RecognitionAlgebraTest, NearMissesStayCustomAndNameTheTerm) {
   ExpectRefused(Change(kLstm, "c2 = f * c + i * g", "c2 = f * c + i * g + 0.5 * c"), "lstm",
                 "c' = f * c + i * g has the extra term 0.5·c");
