@@ -15,6 +15,7 @@ train() {  # train CELL OUT
 }
 train gru "$tmp/gru.gfm"
 out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/gru" --test-data 2 --T 7 --B 2) || fail "export: $out"
+out_export="$out"
 echo "$out" | grep -q 'recurrent: GRU' || fail "no GRU node: $out"
 echo "$out" | grep -q '^inputs x: float \[T, B, 2\], sequence_lens: int32 \[B\]; outputs: prediction$' ||
   fail "io line: $out"
@@ -22,6 +23,14 @@ echo "$out" | grep -q '^inputs x: float \[T, B, 2\], sequence_lens: int32 \[B\];
   [ -f "$tmp/gru/test_data_set_1/output_0.pb" ] || fail "files: $(ls -R "$tmp/gru")"
 out=$("$bin" onnx-test "$tmp/gru") || fail "onnx-test of the export: $out"
 echo "$out" | grep -q 'max_rel_err=.* OK' || fail "onnx-test: $out"
+# The test data comes from the model's own test set (the file records its run), or,
+# asked for, from seeded random inputs of --T x --B.
+echo "$out_export" | grep -q 'test data set(s): the first 2 test batches of 2' ||
+  fail "task test data: $out_export"
+out=$("$bin" export "$tmp/gru.gfm" --out "$tmp/gru_random" --test-data 1 --random-test-data \
+  --T 5 --B 2) || fail "random test data: $out"
+echo "$out" | grep -q 'test data set(s): seeded random inputs' || fail "random test data: $out"
+"$bin" onnx-test "$tmp/gru_random" | grep -q 'max_rel_err=.* OK' || fail "onnx-test of random data"
 
 # A custom cell: one Scan.
 train models/cells/mgu.cell "$tmp/mgu.gfm"

@@ -3,10 +3,12 @@
 //   gatefuse export MODEL.gfm --out DIR [--test-data N] [--opset N] [--T N] [--B N] [--seed N]
 //
 // writes DIR/model.onnx and, with --test-data N, DIR/test_data_set_0 .. N-1 in the ONNX
-// backend test layout: seeded random inputs of [T, B] (tokens uniform over the
-// vocabulary; adding: values in [0, 1)), sequence_lens (the first sequence full, the
-// others shorter, pre-padded) and gatefuse's outputs on them, so any ONNX runtime can
-// check itself against gatefuse (`gatefuse onnx-test DIR` is gatefuse's importer doing so).
+// backend test layout: inputs and sequence_lens, and gatefuse's outputs on them, so any
+// ONNX runtime can check itself against gatefuse (`gatefuse onnx-test DIR` is gatefuse's
+// importer doing so). The inputs are the model's own test set in batches of --B (the
+// run it was trained with is in the file), else, or with --random-test-data, seeded
+// random ones of [T, B] (tokens uniform over the vocabulary, adding values in [0, 1),
+// the first sequence full and the others shorter, pre-padded).
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -26,14 +28,15 @@
 #include "models/tasks/task_model.h"
 #include "tools/args.h"
 #include "tools/commands.h"
+#include "models/tasks/trainer.h"
 #include "tools/run_settings.h"
 
 namespace gatefuse::cli {
 namespace {
 
 constexpr char kExportUsage[] =
-    "usage: gatefuse export MODEL.gfm --out DIR [--test-data N] [--opset 14..17] [--T N] [--B N] "
-    "[--seed N]";
+    "usage: gatefuse export MODEL.gfm --out DIR [--test-data N] [--random-test-data] "
+    "[--opset 14..17] [--T N] [--B N] [--seed N]";
 
 absl::Status MakeFolder(const std::string& dir) {
   if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
@@ -85,6 +88,38 @@ absl::Status ExportModel(const Args& args) {
   const std::string& path = args.positionals[0];
   GF_ASSIGN_OR_RETURN(ModelFile file, LoadModelFile(path));
   GF_ASSIGN_OR_RETURN(TaskModel model, TaskModel::FromModelFile(file));
+  // The test inputs: the model's own test set, batch by batch, when the file records
+  // the run that trained it; else (or with --random-test-data) seeded random ones.
+  std::vector<ModelInput> inputs;
+  std::string source = "seeded random inputs";
+  const bool random = args.Has("random-test-data") || !file.metadata().count("task") ||
+                      !StoredSettings(file, path).ok();
+  if (sets > 0 && !random) {
+    GF_ASSIGN_OR_RETURN(const Settings settings, StoredSettings(file, path));
+    GF_ASSIGN_OR_RETURN(const RunConfig run, Resolve(settings));
+    absl::StatusOr<TaskData> data = LoadData(run);
+    if (!data.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the test data comes from the model's ", TaskName(model.config().task),
+          " test set, which does not load (", data.status().message(),
+          "); --random-test-data writes seeded random inputs instead"));
+    }
+    GF_RETURN_IF_ERROR(CheckVocabulary(file, *data));
+    GF_ASSIGN_OR_RETURN(std::vector<Batch> batches, data->TestBatches(B));
+    for (int64_t k = 0; k < sets && k < static_cast<int64_t>(batches.size()); ++k) {
+      ModelInput in = batches[k].input;
+      if (!in.lengths.defined()) {
+        in.lengths = LengthsTensor(std::vector<int64_t>(in.x.dim(1), in.x.dim(0)));
+      }
+      inputs.push_back(in);
+    }
+    source = absl::StrCat("the first ", inputs.size(), " test batches of ", B);
+  } else {
+    for (int64_t k = 0; k < sets; ++k) {
+      const uint64_t set_seed = static_cast<uint64_t>(seed) * 1000 + k;
+      inputs.push_back({TestInput(model, T, B, set_seed), TestLengths(T, B, set_seed)});
+    }
+  }
   GF_ASSIGN_OR_RETURN(onnx::ModelProto proto, ExportTaskModel(model, {.opset = opset}));
   const std::string dir = args.Get("out", "");
   GF_RETURN_IF_ERROR(MakeFolder(dir));
@@ -104,17 +139,15 @@ absl::Status ExportModel(const Args& args) {
               ExportedInputName(model).c_str(),
               model.config().task == Task::kAdding ? "float [T, B, 2]" : "int64 [T, B]",
               absl::StrJoin(ExportedOutputNames(model), ", ").c_str());
-  for (int64_t k = 0; k < sets; ++k) {
+  for (size_t k = 0; k < inputs.size(); ++k) {
     const std::string set = absl::StrCat(dir, "/test_data_set_", k);
     GF_RETURN_IF_ERROR(MakeFolder(set));
-    const uint64_t set_seed = static_cast<uint64_t>(seed) * 1000 + k;
-    const Tensor input = TestInput(model, T, B, set_seed);
-    const Tensor lengths = TestLengths(T, B, set_seed);
+    const ModelInput& in = inputs[k];
     GF_RETURN_IF_ERROR(
-        WriteOnnxTensorFile(TensorToOnnx(input, ExportedInputName(model)), set + "/input_0.pb"));
-    GF_RETURN_IF_ERROR(WriteOnnxTensorFile(TensorToOnnx(lengths, "sequence_lens", /*as_int32=*/true),
-                                           set + "/input_1.pb"));
-    GF_ASSIGN_OR_RETURN(auto outputs, ExportedOutputs(model, input, lengths));
+        WriteOnnxTensorFile(TensorToOnnx(in.x, ExportedInputName(model)), set + "/input_0.pb"));
+    GF_RETURN_IF_ERROR(WriteOnnxTensorFile(
+        TensorToOnnx(in.lengths, "sequence_lens", /*as_int32=*/true), set + "/input_1.pb"));
+    GF_ASSIGN_OR_RETURN(auto outputs, ExportedOutputs(model, in.x, in.lengths));
     const std::vector<std::string> names = ExportedOutputNames(model);
     for (size_t j = 0; j < names.size(); ++j) {
       GF_RETURN_IF_ERROR(WriteOnnxTensorFile(TensorToOnnx(outputs.at(names[j]), names[j]),
@@ -122,15 +155,17 @@ absl::Status ExportModel(const Args& args) {
     }
   }
   std::printf("wrote %s/model.onnx%s\n", dir.c_str(),
-              sets > 0 ? absl::StrCat(" and ", sets, " test data set(s) of T=", T, " B=", B).c_str()
-                       : "");
+              inputs.empty() ? ""
+                             : absl::StrCat(" and ", inputs.size(), " test data set(s): ", source)
+                                   .c_str());
   return absl::OkStatus();
 }
 
 }  // namespace
 
 int Export(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = ParseArgs(argv, {"out", "test-data", "opset", "T", "B", "seed"}, {});
+  absl::StatusOr<Args> args =
+      ParseArgs(argv, {"out", "test-data", "opset", "T", "B", "seed"}, {"random-test-data"});
   if (!args.ok()) return Fail("export", kUsage, args.status());
   absl::Status st = ExportModel(*args);
   return st.ok() ? 0 : Fail("export", absl::StartsWith(st.message(), "usage:") ? kUsage : kFailed, st);
