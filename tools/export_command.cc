@@ -92,11 +92,9 @@ absl::Status ExportModel(const Args& args) {
   // the run that trained it; else (or with --random-test-data) seeded random ones.
   std::vector<ModelInput> inputs;
   std::string source = "seeded random inputs";
-  const bool random = args.Has("random-test-data") || !file.metadata().count("task") ||
-                      !StoredSettings(file, path).ok();
-  if (sets > 0 && !random) {
-    GF_ASSIGN_OR_RETURN(const Settings settings, StoredSettings(file, path));
-    GF_ASSIGN_OR_RETURN(const RunConfig run, Resolve(settings));
+  const absl::StatusOr<Settings> stored = StoredSettings(file, path);
+  if (sets > 0 && stored.ok() && !args.Has("random-test-data")) {
+    GF_ASSIGN_OR_RETURN(const RunConfig run, Resolve(*stored));
     absl::StatusOr<TaskData> data = LoadData(run);
     if (!data.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(

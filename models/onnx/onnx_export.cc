@@ -37,7 +37,9 @@ absl::StatusOr<std::map<std::string, Tensor>> RoleValues(const Graph& cell,
   for (NodeId id = 0; id < cell.num_node_slots(); ++id) {
     if (!cell.node(id).dead && cell.node(id).op == "FusedCell") fused = id;
   }
-  if (fused < 0) return absl::NotFoundError("no fused cell");
+  if (fused < 0) {
+    return Refused(absl::StrCat("the cell of ", prefix, "* is not fused where the first layer's is"));
+  }
   const NodeData& d = cell.node(fused);
   kind = CanonicalCellKind(*d.attrs.GetString("FusedCell", "kind"));
   const std::vector<std::string> roles =
@@ -155,7 +157,7 @@ absl::StatusOr<std::string> FusedLayers(GraphWriter& w, const TaskModel& model, 
   // steps, then its first sequence_lens[b] steps, so its real steps come first in
   // their order. The recurrent nodes read sequence_lens and stop at each one's end.
   w.Node("Shape", {x}, {"input_shape"});
-  w.Node("Gather", {"input_shape", w.Shape("index.time", {0})}, {"steps"});
+  w.Node("Gather", {"input_shape", w.Ints("index.time", {0})}, {"steps"});
   w.Node("Shape", {"lens64"}, {"batch_shape"});
   w.Node("Expand", {"steps", "batch_shape"}, {"full_lens"});
   for (const auto& [lens, out] : {std::pair<std::string, std::string>{"full_lens", "reversed"},
@@ -166,7 +168,7 @@ absl::StatusOr<std::string> FusedLayers(GraphWriter& w, const TaskModel& model, 
     x = out;
   }
   const Recurrent& rnn = model.recurrent();
-  const std::string flat = w.Shape("shape.T_B_flat", {0, 0, -1});
+  const std::string flat = w.Ints("shape.T_B_flat", {0, 0, -1});
   std::string last;
   for (int l = 0; l < rnn.options().num_layers; ++l) {
     GF_ASSIGN_OR_RETURN(const std::string name, RecurrentNode(w, model, l, x, width));
@@ -181,7 +183,7 @@ absl::StatusOr<std::string> FusedLayers(GraphWriter& w, const TaskModel& model, 
   // The last layer's final h of each direction, concatenated: [dirs, B, H] -> [B, dirs*H].
   AddAttribute(w.Node("Transpose", {last + ".Y_h"}, {"last_bdh"}), "perm",
                std::vector<int64_t>{1, 0, 2});
-  w.Node("Reshape", {"last_bdh", w.Shape("shape.B_flat", {0, -1})}, {"last"});
+  w.Node("Reshape", {"last_bdh", w.Ints("shape.B_flat", {0, -1})}, {"last"});
   return std::string("last");
 }
 
@@ -197,11 +199,11 @@ absl::StatusOr<std::string> ScanLayers(GraphWriter& w, const TaskModel& model, s
   w.Node("Gather", {"input_shape", "int.zero"}, {"steps"});
   w.Node("Range", {"int.zero", "steps", "int.one"}, {"step_index"});
   w.Node("Sub", {"steps", "lens64"}, {"first_step"});
-  w.Node("Unsqueeze", {"step_index", w.Shape("axes.1", {1})}, {"step_index_t1"});
-  w.Node("Unsqueeze", {"first_step", w.Shape("axes.0", {0})}, {"first_step_1b"});
+  w.Node("Unsqueeze", {"step_index", w.Ints("axes.1", {1})}, {"step_index_t1"});
+  w.Node("Unsqueeze", {"first_step", w.Ints("axes.0", {0})}, {"first_step_1b"});
   w.Node("GreaterOrEqual", {"step_index_t1", "first_step_1b"}, {"real_step"});
   AddAttribute(w.Node("Cast", {"real_step"}, {"mask_tb"}), "to", int64_t{onnx::TensorProto::FLOAT});
-  w.Node("Unsqueeze", {"mask_tb", w.Shape("axes.2", {2})}, {"mask"});
+  w.Node("Unsqueeze", {"mask_tb", w.Ints("axes.2", {2})}, {"mask"});
   const Recurrent& rnn = model.recurrent();
   const int dirs = rnn.options().bidirectional ? 2 : 1;
   std::vector<std::string> lasts;

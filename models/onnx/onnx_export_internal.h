@@ -47,8 +47,8 @@ class GraphWriter {
   void Initializer(const std::string& name, const Tensor& t) {
     *g_->add_initializer() = TensorToOnnx(t, name);
   }
-  // An int64 [n] initializer (Reshape's shape).
-  std::string Shape(const std::string& name, const std::vector<int64_t>& dims) {
+  // An int64 [n] initializer (a Reshape's shape, a Slice's starts, an index).
+  std::string Ints(const std::string& name, const std::vector<int64_t>& dims) {
     Tensor t = Tensor::Zeros({static_cast<int64_t>(dims.size())}, DType::kI64);
     std::memcpy(t.data<int64_t>(), dims.data(), dims.size() * sizeof(int64_t));
     Initializer(name, t);

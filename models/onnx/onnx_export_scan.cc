@@ -79,8 +79,8 @@ absl::Status EmitNode(GraphWriter& w, const Graph& g, NodeId id, const std::vect
   } else if (op == "Slice") {
     const int64_t a = axis(*d.attrs.GetInt(op, "axis"));
     w.Node("Slice",
-           {in[0], w.Shape(out + ".starts", {*d.attrs.GetInt(op, "start")}),
-            w.Shape(out + ".ends", {*d.attrs.GetInt(op, "end")}), w.Shape(out + ".axes", {a})},
+           {in[0], w.Ints(out + ".starts", {*d.attrs.GetInt(op, "start")}),
+            w.Ints(out + ".ends", {*d.attrs.GetInt(op, "end")}), w.Ints(out + ".axes", {a})},
            {out});
   } else if (op == "Concat") {
     AddAttribute(w.Node("Concat", in, {out}), "axis", axis(*d.attrs.GetInt(op, "axis")));
@@ -95,7 +95,7 @@ absl::Status EmitNode(GraphWriter& w, const Graph& g, NodeId id, const std::vect
       n = w.Node("ReduceMean", in, {out});
       AddAttribute(n, "axes", axes);
     } else {  // opset 13 and later: ReduceSum's axes are an input
-      n = w.Node("ReduceSum", {in[0], w.Shape(out + ".axes", axes)}, {out});
+      n = w.Node("ReduceSum", {in[0], w.Ints(out + ".axes", axes)}, {out});
     }
     AddAttribute(n, "keepdims", keepdims);
   } else {
@@ -209,12 +209,12 @@ absl::StatusOr<ScanDirection> ExportScanDirection(GraphWriter& w, const Graph& c
   }
   // Zero initial states [B, H] from x's batch size.
   w.Node("Shape", {x}, {scope + ".x_shape"});
-  w.Node("Gather", {scope + ".x_shape", w.Shape(scope + ".index.batch", {1})}, {scope + ".batch"});
+  w.Node("Gather", {scope + ".x_shape", w.Ints(scope + ".index.batch", {1})}, {scope + ".batch"});
   ScanDirection result;
   std::vector<std::string> scan_in;
   for (const std::string& s : sig.states) {
     const std::string base = absl::StrCat(scope, ".", s);
-    AddAttribute(w.Node("Concat", {scope + ".batch", w.Shape(base + ".width", {state_width[s]})},
+    AddAttribute(w.Node("Concat", {scope + ".batch", w.Ints(base + ".width", {state_width[s]})},
                         {base + "_shape"}),
                  "axis", int64_t{0});
     onnx::NodeProto* zeros = w.Node("ConstantOfShape", {base + "_shape"}, {base + "_0"});
