@@ -155,7 +155,7 @@ if [[ $TARGET == cell_language ]]; then
 fi
 if [[ $TARGET == onnx_import ]]; then
   for f in "$ROOT"/tests/data/onnx/torch/*/model.onnx \
-           /usr/share/libonnx-testdata/data/node/test_{lstm,gru,simple_rnn,rnn_seq}*/model.onnx; do
+           /usr/share/libonnx-testdata/data/node/test_{lstm,gru,simple_rnn,rnn_seq,scan}*/model.onnx; do
     [[ -f "$f" ]] && cp "$f" "$WORK/corpus/$(basename "$(dirname "$f")").onnx"
   done
 fi

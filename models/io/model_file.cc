@@ -118,21 +118,13 @@ absl::Status CheckCheckpoint(const Checkpoint& c) {
   return absl::OkStatus();
 }
 
-// The network's structure; what each op makes of its attributes is checked when
-// models/onnx/network.h builds it.
-absl::Status CheckNetwork(const ModelFile& model) {
-  const NetworkProto& net = model.network();
-  std::set<std::string> defined, node_names;
-  for (const TensorProto& p : model.parameters()) defined.insert(p.name());
-  for (const NetworkValueProto& v : net.inputs()) {
-    if (v.name().empty()) return Invalid("network", "an input has no name");
-    if (!defined.insert(v.name()).second) {
-      return Invalid("network", absl::StrCat("input '", v.name(), "' is declared twice"));
-    }
-  }
+// The nodes of a network or of a subgraph: `defined` holds the names visible
+// there (a subgraph sees its enclosing scopes), node names are unique across all.
+absl::Status CheckNodes(const NetworkProto& net, const std::string& scope,
+                        std::set<std::string>& defined, std::set<std::string>& node_names) {
   for (int k = 0; k < net.nodes_size(); ++k) {
     const NetworkNodeProto& node = net.nodes(k);
-    const std::string where = absl::StrCat("network node ", k, " '", node.name(), "'");
+    const std::string where = absl::StrCat(scope, "node ", k, " '", node.name(), "'");
     if (node.op().empty()) return Invalid(where, "has no op");
     if (node.name().empty() || !node_names.insert(node.name()).second) {
       return Invalid(where, "needs a name of its own");
@@ -140,6 +132,20 @@ absl::Status CheckNetwork(const ModelFile& model) {
     for (const NetworkAttributeProto& a : node.attributes()) {
       if (a.name().empty() || a.kind() == NetworkAttributeProto::KIND_UNSPECIFIED) {
         return Invalid(where, absl::StrCat("attribute '", a.name(), "' has no name or kind"));
+      }
+      if (a.kind() != NetworkAttributeProto::GRAPH) continue;
+      const std::string body = absl::StrCat(where, " attribute '", a.name(), "'");
+      std::set<std::string> inner = defined;
+      for (const NetworkValueProto& v : a.g().inputs()) {
+        if (v.name().empty() || !inner.insert(v.name()).second) {
+          return Invalid(body, absl::StrCat("input '", v.name(), "' has no name or one in use"));
+        }
+      }
+      GF_RETURN_IF_ERROR(CheckNodes(a.g(), body + ": ", inner, node_names));
+      for (const NetworkValueProto& v : a.g().outputs()) {
+        if (!inner.count(v.name())) {
+          return Invalid(body, absl::StrCat("output '", v.name(), "' is computed by no node"));
+        }
       }
     }
     for (const CellSourceProto& cell : node.cells()) {
@@ -152,6 +158,22 @@ absl::Status CheckNetwork(const ModelFile& model) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+// The network's structure; what each op makes of its attributes is checked when
+// models/onnx/network.h builds it.
+absl::Status CheckNetwork(const ModelFile& model) {
+  const NetworkProto& net = model.network();
+  std::set<std::string> defined, node_names;
+  for (const TensorProto& p : model.parameters()) defined.insert(p.name());
+  for (const NetworkValueProto& v : net.inputs()) {
+    if (v.name().empty()) return Invalid("network", "an input has no name");
+    if (!defined.insert(v.name()).second) {
+      return Invalid("network", absl::StrCat("input '", v.name(), "' is declared twice"));
+    }
+  }
+  GF_RETURN_IF_ERROR(CheckNodes(net, "network ", defined, node_names));
   for (const NetworkValueProto& v : net.outputs()) {
     if (!defined.count(v.name())) {
       return Invalid("network", absl::StrCat("output '", v.name(), "' is computed by no node"));

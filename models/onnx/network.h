@@ -6,7 +6,8 @@
 // (models/onnx/onnx_cells.h), compiled by the standard passes: a cell they
 // recognise runs as one fused oneDNN primitive per sequence, any other through the
 // compiled plan — the same paths as gatefuse's own Recurrent layer. Every other
-// node runs as gatefuse ops on the tape.
+// node runs as gatefuse ops on the tape; a Scan runs its body (a subgraph) on the
+// tape once per iteration.
 //
 //   GF_ASSIGN_OR_RETURN(Network net, ImportOnnxFile("lstm.onnx"));   // onnx_import.h
 //   GF_ASSIGN_OR_RETURN(auto outputs, net.Run({{"X", x}}));          // by name
@@ -82,7 +83,9 @@ class Network {
 };
 
 // How one node runs: its inputs (undefined Vars for inputs left out by an empty
-// name) to its outputs, with the network's parameters looked up in `params`.
+// name), then the values its subgraphs read from the enclosing scope
+// (CapturedNames), to its outputs, with the network's parameters looked up in
+// `params`.
 using NodeFn = std::function<absl::StatusOr<std::vector<Var>>(
     const std::vector<Var>& inputs, const std::map<std::string, Var>& params)>;
 
@@ -97,10 +100,40 @@ struct NodeContext {
   std::vector<std::string>* path_lines = nullptr;
 };
 
-// The run function of a non-recurrent node (network_ops.cc), or of a recurrent
-// one (recurrent_node.cc). InvalidArgument naming what is unsupported.
+// The run function of a non-recurrent node (network_ops.cc), of a recurrent one
+// (recurrent_node.cc) or of a Scan (network_scan.cc). InvalidArgument naming what
+// is unsupported.
 absl::StatusOr<NodeFn> MakeNodeFn(const NetworkNodeProto& node, const NodeContext& context);
 absl::StatusOr<NodeFn> MakeRecurrentNodeFn(const NetworkNodeProto& node, const NodeContext& context);
+absl::StatusOr<NodeFn> MakeScanNodeFn(const NetworkNodeProto& node, const NodeContext& context);
+
+// The names a subgraph reads from its enclosing scopes (ONNX's outer-scope
+// references: the enclosing graph's inputs, parameters and values), sorted; of a
+// node, those of all its subgraph attributes.
+std::vector<std::string> FreeNames(const NetworkProto& body);
+std::vector<std::string> CapturedNames(const NetworkNodeProto& node);
+
+// A subgraph (Scan's body), built once with its node and run at each iteration on
+// the calling thread's tape. Its nodes read its inputs, its own values and the
+// enclosing values FreeNames lists; it has no parameters of its own (the
+// enclosing network's are read by name like any outer value).
+class NetworkBody {
+ public:
+  // `context`: the node's (options, opset, where recurrent cells report).
+  static absl::StatusOr<NetworkBody> Create(const NetworkProto& body, const NodeContext& context);
+  // `inputs` in the body's input order (checked against its declared types and
+  // fixed dims), `outer` the values of FreeNames(body) in that order. Returns
+  // the body's outputs in order.
+  absl::StatusOr<std::vector<Var>> Run(const std::vector<Var>& inputs,
+                                       const std::vector<Var>& outer) const;
+  int num_inputs() const;
+  int num_outputs() const;
+  int num_nodes() const;  // left to run at each iteration (constants folded)
+
+ private:
+  std::shared_ptr<const Network::Impl> impl_;
+  std::vector<std::string> free_names_;
+};
 bool IsRecurrentOp(const std::string& op);
 // The ops MakeNodeFn and MakeRecurrentNodeFn take, sorted.
 std::vector<std::string> SupportedOnnxOps();

@@ -1,8 +1,10 @@
 // The non-recurrent ONNX ops a Network runs (network.h) but the shape ops
 // (network_shape_ops.cc), and the table of all: floating values through gatefuse's
-// ops on the tape, integer values (shape arithmetic) on the host.
+// ops on the tape (arithmetic, activations, Clip, Min/Max/Sum, ReduceMean/ReduceSum),
+// integer values (shape arithmetic) on the host.
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -182,19 +184,134 @@ absl::StatusOr<NodeFn> Binary(const NetworkNodeProto& n, const NodeAttrs& a, con
   });
 }
 
+// One float input, one output: the plain activations, and those with ONNX's alpha
+// (and beta) at ONNX's defaults.
 absl::StatusOr<NodeFn> Unary(const NetworkNodeProto& n, const NodeAttrs& a, const NodeContext&) {
   GF_RETURN_IF_ERROR(CheckInputCount(n, a, 1, 1));
-  const std::string op = n.op();
+  static const auto* plain = new std::map<std::string, VarOr (*)(const VarOr&)>{
+      {"Sigmoid", Sigmoid}, {"Tanh", Tanh},         {"Relu", Relu},         {"Neg", Neg},
+      {"Exp", Exp},         {"Log", Log},           {"Sqrt", Sqrt},         {"Abs", Abs},
+      {"Softsign", Softsign}, {"Softplus", Softplus},
+  };
+  const std::string& op = n.op();
+  std::function<VarOr(const Var&)> f;
+  if (auto p = plain->find(op); p != plain->end()) {
+    f = p->second;
+  } else {
+    GF_ASSIGN_OR_RETURN(const double alpha,
+                        a.Float("alpha", op == "LeakyRelu" ? 0.01 : op == "HardSigmoid" ? 0.2 : 1));
+    if (op == "LeakyRelu") f = [alpha](const Var& x) { return LeakyRelu(x, alpha); };
+    if (op == "Elu") f = [alpha](const Var& x) { return Elu(x, alpha); };
+    if (op == "ThresholdedRelu") f = [alpha](const Var& x) { return ThresholdedRelu(x, alpha); };
+    if (op == "HardSigmoid") {
+      GF_ASSIGN_OR_RETURN(const double beta, a.Float("beta", 0.5));
+      f = [alpha, beta](const Var& x) { return HardSigmoid(x, alpha, beta); };
+    }
+  }
   return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
     if (IsInt(in[0])) return Invalid(a, "needs a floating input");
-    VarOr y = op == "Sigmoid" ? Sigmoid(in[0])
-              : op == "Tanh"  ? Tanh(in[0])
-              : op == "Relu"  ? Relu(in[0])
-              : op == "Neg"   ? Neg(in[0])
-              : op == "Exp"   ? Exp(in[0])
-                              : Log(in[0]);
-    GF_RETURN_IF_ERROR(y.status());
-    return std::vector<Var>{*y};
+    GF_ASSIGN_OR_RETURN(Var y, f(in[0]));
+    return std::vector<Var>{y};
+  });
+}
+
+// A bound of Clip given as an input: a floating tensor of one element, read as a
+// number (no gradient flows to it).
+absl::StatusOr<double> ClipBound(const NodeAttrs& a, const Var& v, const std::string& what) {
+  if (IsInt(v) || v.shape().num_elements() != 1) {
+    return Invalid(a, absl::StrCat(what, " must be a floating scalar, is ",
+                                   IsInt(v) ? "an integer " : "", v.shape().ToString()));
+  }
+  return v.value().At(0);
+}
+
+absl::StatusOr<NodeFn> ClipOp(const NetworkNodeProto& n, const NodeAttrs& a,
+                              const NodeContext& c) {
+  // Before opset 11 the bounds are attributes (defaults: float's lowest and max);
+  // from 11 on, optional inputs 1 and 2 (absent: unbounded).
+  const bool from_attrs = c.opset < 11;
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 1, from_attrs ? 1 : 3));
+  double attr_lo = -std::numeric_limits<double>::infinity();
+  double attr_hi = std::numeric_limits<double>::infinity();
+  if (from_attrs) {
+    GF_ASSIGN_OR_RETURN(attr_lo, a.Float("min", std::numeric_limits<float>::lowest()));
+    GF_ASSIGN_OR_RETURN(attr_hi, a.Float("max", std::numeric_limits<float>::max()));
+  }
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    if (IsInt(in[0])) return Invalid(a, "needs a floating input");
+    double lo = attr_lo, hi = attr_hi;
+    if (in.size() > 1 && in[1].defined()) {
+      GF_ASSIGN_OR_RETURN(lo, ClipBound(a, in[1], "min"));
+    }
+    if (in.size() > 2 && in[2].defined()) {
+      GF_ASSIGN_OR_RETURN(hi, ClipBound(a, in[2], "max"));
+    }
+    GF_ASSIGN_OR_RETURN(Var y, Clip(in[0], lo, hi));
+    return std::vector<Var>{y};
+  });
+}
+
+// Min, Max, Sum of one or more float inputs, broadcasting together like numpy.
+absl::StatusOr<NodeFn> Variadic(const NetworkNodeProto& n, const NodeAttrs& a,
+                                const NodeContext&) {
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 1, 1 << 20));
+  const std::string op = n.op();
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    Shape s = in[0].shape();
+    for (size_t k = 0; k < in.size(); ++k) {
+      if (!in[k].defined() || IsInt(in[k])) {
+        return Invalid(a, absl::StrCat("input ", k, " must be given and floating"));
+      }
+      absl::StatusOr<Shape> b = it::BroadcastShapes(s, in[k].shape());
+      if (!b.ok()) return Invalid(a, absl::StrCat("input ", k, ": ", b.status().message()));
+      s = *b;
+    }
+    if (in.size() == 1) return std::vector<Var>{in[0]};
+    if (op == "Sum") {
+      GF_ASSIGN_OR_RETURN(Var y, AddN(std::vector<VarOr>(in.begin(), in.end())));
+      return std::vector<Var>{y};
+    }
+    Var y = in[0];
+    for (size_t k = 1; k < in.size(); ++k) {
+      GF_ASSIGN_OR_RETURN(y, op == "Min" ? Min(y, in[k]) : Max(y, in[k]));
+    }
+    return std::vector<Var>{y};
+  });
+}
+
+absl::StatusOr<NodeFn> Reduce(const NetworkNodeProto& n, const NodeAttrs& a,
+                              const NodeContext& c) {
+  const bool mean = n.op() == "ReduceMean";
+  // The axes: an attribute before opset 18 (ReduceMean) or 13 (ReduceSum), then the
+  // optional input 1, with noop_with_empty_axes. No axes: all of them.
+  const bool from_attr = c.opset < (mean ? 18 : 13);
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 1, from_attr ? 1 : 2));
+  GF_ASSIGN_OR_RETURN(const int64_t keepdims, a.Int("keepdims", 1));
+  std::vector<int64_t> attr_axes;
+  int64_t noop_with_empty_axes = 0;
+  if (from_attr) {
+    GF_ASSIGN_OR_RETURN(attr_axes, a.Ints("axes"));
+  } else {
+    GF_ASSIGN_OR_RETURN(noop_with_empty_axes, a.Int("noop_with_empty_axes", 0));
+  }
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    if (IsInt(in[0])) return Invalid(a, "needs a floating input");
+    std::vector<int64_t> axes = attr_axes;
+    if (in.size() > 1 && in[1].defined()) {
+      GF_ASSIGN_OR_RETURN(axes, IntInput(a, in[1], "axes"));
+    }
+    if (axes.empty() && noop_with_empty_axes) return std::vector<Var>{in[0]};
+    const int64_t r = in[0].shape().rank();
+    std::vector<bool> seen(r, false);
+    for (int64_t& ax : axes) {
+      const int64_t given = ax;
+      GF_ASSIGN_OR_RETURN(ax, NormalizeAxis(a, ax, r));
+      if (seen[ax]) return Invalid(a, absl::StrCat("axis ", given, " given twice"));
+      seen[ax] = true;
+    }
+    GF_ASSIGN_OR_RETURN(Var y, mean ? Mean(in[0], axes, keepdims != 0)
+                                    : Sum(in[0], axes, keepdims != 0));
+    return std::vector<Var>{y};
   });
 }
 
@@ -287,6 +404,9 @@ const std::map<std::string, Builder>& Builders() {
       {"Unsqueeze", Unsqueeze}, {"Squeeze", Squeeze},
       {"Flatten", Flatten},     {"Reshape", ReshapeOp},
       {"Transpose", TransposeOp}, {"Gather", Gather}, {"ReverseSequence", ReverseSequence},
+      {"Range", Range},         {"Equal", Compare},
+      {"Less", Compare},        {"LessOrEqual", Compare},
+      {"Greater", Compare},     {"GreaterOrEqual", Compare},
       {"Concat", ConcatOp},     {"Slice", SliceOp},
       {"Split", SplitOp},       {"Expand", Expand},
       {"Add", Binary},          {"Sub", Binary},
@@ -294,6 +414,13 @@ const std::map<std::string, Builder>& Builders() {
       {"Sigmoid", Unary},       {"Tanh", Unary},
       {"Relu", Unary},          {"Neg", Unary},
       {"Exp", Unary},           {"Log", Unary},
+      {"Sqrt", Unary},          {"Abs", Unary},
+      {"Softsign", Unary},      {"Softplus", Unary},
+      {"LeakyRelu", Unary},     {"Elu", Unary},
+      {"ThresholdedRelu", Unary}, {"HardSigmoid", Unary},
+      {"Clip", ClipOp},
+      {"Min", Variadic},        {"Max", Variadic},        {"Sum", Variadic},
+      {"ReduceMean", Reduce},   {"ReduceSum", Reduce},
       {"Softmax", SoftmaxOp},   {"LogSoftmax", SoftmaxOp},
       {"MatMul", MatMulOp},     {"Gemm", Gemm},
   };
@@ -305,7 +432,7 @@ const std::map<std::string, Builder>& Builders() {
 bool IsRecurrentOp(const std::string& op) { return op == "LSTM" || op == "GRU" || op == "RNN"; }
 
 std::vector<std::string> SupportedOnnxOps() {
-  std::vector<std::string> ops{"GRU", "LSTM", "RNN"};
+  std::vector<std::string> ops{"GRU", "LSTM", "RNN", "Scan"};
   for (const auto& [name, builder] : Builders()) ops.push_back(name);
   std::sort(ops.begin(), ops.end());
   return ops;
@@ -313,6 +440,7 @@ std::vector<std::string> SupportedOnnxOps() {
 
 absl::StatusOr<NodeFn> MakeNodeFn(const NetworkNodeProto& node, const NodeContext& context) {
   if (IsRecurrentOp(node.op())) return MakeRecurrentNodeFn(node, context);
+  if (node.op() == "Scan") return MakeScanNodeFn(node, context);
   NodeAttrs attrs(node);
   auto b = Builders().find(node.op());
   if (b == Builders().end()) {

@@ -1,6 +1,6 @@
 // Internal to models/onnx: what the files that build a Network's non-recurrent nodes
-// share (network_ops.cc: constants, casts, arithmetic and the op table;
-// network_shape_ops.cc: the shape ops).
+// share (network_ops.cc: constants, casts, arithmetic, activations, reductions and the
+// op table; network_shape_ops.cc: the shape ops).
 #ifndef GATEFUSE_MODELS_ONNX_NETWORK_OPS_INTERNAL_H_
 #define GATEFUSE_MODELS_ONNX_NETWORK_OPS_INTERNAL_H_
 
@@ -90,6 +90,8 @@ GATEFUSE_SHAPE_OP(SliceOp)
 GATEFUSE_SHAPE_OP(SplitOp)
 GATEFUSE_SHAPE_OP(Expand)
 GATEFUSE_SHAPE_OP(ReverseSequence)
+GATEFUSE_SHAPE_OP(Range)
+GATEFUSE_SHAPE_OP(Compare)
 #undef GATEFUSE_SHAPE_OP
 
 }  // namespace gatefuse::network_ops

@@ -1,7 +1,10 @@
 // The shape ops of a Network (network.h): Unsqueeze Squeeze Flatten Reshape Transpose
-// Gather Concat Slice Split Expand, on floating values through gatefuse's ops and on
-// integer values on the host.
+// Gather Concat Slice Split Expand ReverseSequence, on floating values through
+// gatefuse's ops and on integer values on the host; and the ops that make masks
+// (Range, the comparisons), on the host, without gradients.
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -387,6 +390,83 @@ absl::StatusOr<NodeFn> ReverseSequence(const NetworkNodeProto& n, const NodeAttr
     GF_ASSIGN_OR_RETURN(Var picked, Embedding(table, Var::Constant(it::Make(Shape{T * B}, idx))));
     GF_ASSIGN_OR_RETURN(Var y, Reshape(picked, s));
     return std::vector<Var>{y};
+  });
+}
+
+// ---- masks -----------------------------------------------------------------------
+
+// start, start + delta, ... while < limit (delta > 0) or > limit (delta < 0): ONNX's
+// count max(ceil((limit - start) / delta), 0). Integer or floating scalars alike.
+absl::StatusOr<NodeFn> Range(const NetworkNodeProto& n, const NodeAttrs& a, const NodeContext& c) {
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 3, 3));
+  const DType dtype = c.options.dtype;
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    const bool ints = IsInt(in[0]);
+    for (const Var& v : in) {
+      if (v.shape().num_elements() != 1 || IsInt(v) != ints) {
+        return Invalid(a, "start, limit and delta must be scalars of one type");
+      }
+    }
+    const double start = in[0].value().At(0), limit = in[1].value().At(0),
+                 delta = in[2].value().At(0);
+    if (delta == 0) return Invalid(a, "delta is 0");
+    const double count = std::max(std::ceil((limit - start) / delta), 0.0);
+    if (!(count <= static_cast<double>(int64_t{1} << 27))) {
+      return Invalid(a, absl::StrCat("a range of ", count, " elements"));
+    }
+    const int64_t len = static_cast<int64_t>(count);
+    if (ints) {
+      std::vector<int64_t> v(len);
+      const int64_t s0 = static_cast<int64_t>(start), d = static_cast<int64_t>(delta);
+      for (int64_t k = 0; k < len; ++k) v[k] = s0 + k * d;
+      return std::vector<Var>{IntVar(it::Make(Shape{len}, v))};
+    }
+    std::vector<double> v(len);
+    for (int64_t k = 0; k < len; ++k) v[k] = start + static_cast<double>(k) * delta;
+    GF_ASSIGN_OR_RETURN(Tensor t, Tensor::FromValues(Shape{len}, v, dtype));
+    return std::vector<Var>{Var::Constant(t)};
+  });
+}
+
+// Equal Less LessOrEqual Greater GreaterOrEqual, by their position in this list.
+const std::vector<std::string>& ComparisonOps() {
+  static const auto* ops =
+      new std::vector<std::string>{"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
+  return *ops;
+}
+
+template <typename T>
+int64_t Compared(size_t kind, T x, T y) {
+  const bool r = kind == 0 ? x == y : kind == 1 ? x < y : kind == 2 ? x <= y : kind == 3 ? x > y
+                                                                                      : x >= y;
+  return r ? 1 : 0;
+}
+
+// A comparison with broadcasting: a bool tensor (i64 0/1, as the network keeps
+// bools), of integer operands exactly, of floating ones by value.
+absl::StatusOr<NodeFn> Compare(const NetworkNodeProto& n, const NodeAttrs& a, const NodeContext&) {
+  GF_RETURN_IF_ERROR(CheckInputCount(n, a, 2, 2));
+  const std::vector<std::string>& ops = ComparisonOps();
+  const size_t kind = std::find(ops.begin(), ops.end(), n.op()) - ops.begin();
+  if (kind == ops.size()) return Invalid(a, "is not a comparison");
+  return NodeFn([=](const std::vector<Var>& in, const auto&) -> absl::StatusOr<std::vector<Var>> {
+    if (IsInt(in[0]) != IsInt(in[1])) return Invalid(a, "cannot compare an integer and a float");
+    if (IsInt(in[0])) {
+      absl::StatusOr<Tensor> t = it::Binary(in[0].value(), in[1].value(), [kind](int64_t x, int64_t y) {
+        return Compared(kind, x, y);
+      });
+      if (!t.ok()) return Invalid(a, std::string(t.status().message()));
+      return std::vector<Var>{IntVar(*t)};
+    }
+    absl::StatusOr<Shape> s = it::BroadcastShapes(in[0].shape(), in[1].shape());
+    if (!s.ok()) return Invalid(a, std::string(s.status().message()));
+    NoGradGuard no_grad;
+    GF_ASSIGN_OR_RETURN(Var x, BroadcastTo(in[0], *s));
+    GF_ASSIGN_OR_RETURN(Var y, BroadcastTo(in[1], *s));
+    const Tensor xv = x.value().Contiguous(), yv = y.value().Contiguous();
+    std::vector<int64_t> out(s->num_elements());
+    for (int64_t k = 0; k < s->num_elements(); ++k) out[k] = Compared(kind, xv.At(k), yv.At(k));
+    return std::vector<Var>{IntVar(it::Make(*s, out))};
   });
 }
 

@@ -14,6 +14,7 @@ const char* KindName(NetworkAttributeProto::Kind k) {
     case NetworkAttributeProto::FLOATS: return "a list of floats";
     case NetworkAttributeProto::STRINGS: return "a list of strings";
     case NetworkAttributeProto::TENSOR: return "a tensor";
+    case NetworkAttributeProto::GRAPH: return "a graph";
     default: return "of no kind";
   }
 }
@@ -87,6 +88,12 @@ absl::StatusOr<const TensorProto*> NodeAttrs::TensorAttr(const std::string& name
   absl::StatusOr<const NetworkAttributeProto*> a = Get(name, NetworkAttributeProto::TENSOR);
   if (!a.ok()) return a.status();
   return *a ? &(*a)->t() : nullptr;
+}
+
+absl::StatusOr<const NetworkProto*> NodeAttrs::Graph(const std::string& name) const {
+  absl::StatusOr<const NetworkAttributeProto*> a = Get(name, NetworkAttributeProto::GRAPH);
+  if (!a.ok()) return a.status();
+  return *a ? &(*a)->g() : nullptr;
 }
 
 absl::Status NodeAttrs::CheckAllRead() const {

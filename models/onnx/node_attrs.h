@@ -29,6 +29,7 @@ class NodeAttrs {
   absl::StatusOr<std::vector<double>> Floats(const std::string& name) const;     // {} if absent
   absl::StatusOr<std::vector<std::string>> Strings(const std::string& name) const;
   absl::StatusOr<const TensorProto*> TensorAttr(const std::string& name) const;  // null if absent
+  absl::StatusOr<const NetworkProto*> Graph(const std::string& name) const;       // null if absent
 
   // OK, or InvalidArgument naming the first attribute never read.
   absl::Status CheckAllRead() const;

@@ -57,9 +57,8 @@ bool IsUtf8(absl::string_view s) {
   return true;
 }
 
-absl::Status CheckNames(const std::string& what, const ModelFile& m) {
-  std::vector<std::pair<std::string, std::string>> names;  // (what it is, the name)
-  const NetworkProto& net = m.network();
+// Every name of a network and of its subgraphs, with what it is.
+void CollectNames(const NetworkProto& net, std::vector<std::pair<std::string, std::string>>& names) {
   for (const NetworkValueProto& v : net.inputs()) names.emplace_back("an input", v.name());
   for (const NetworkValueProto& v : net.outputs()) names.emplace_back("an output", v.name());
   for (const NetworkNodeProto& n : net.nodes()) {
@@ -67,8 +66,17 @@ absl::Status CheckNames(const std::string& what, const ModelFile& m) {
     names.emplace_back("an op type", n.op());
     for (const std::string& v : n.inputs()) names.emplace_back("a node input", v);
     for (const std::string& v : n.outputs()) names.emplace_back("a node output", v);
-    for (const NetworkAttributeProto& a : n.attributes()) names.emplace_back("an attribute", a.name());
+    for (const NetworkAttributeProto& a : n.attributes()) {
+      names.emplace_back("an attribute", a.name());
+      if (a.kind() == NetworkAttributeProto::GRAPH) CollectNames(a.g(), names);
+    }
   }
+}
+
+absl::Status CheckNames(const std::string& what, const ModelFile& m) {
+  std::vector<std::pair<std::string, std::string>> names;  // (what it is, the name)
+  const NetworkProto& net = m.network();
+  CollectNames(net, names);
   for (const TensorProto& t : m.parameters()) names.emplace_back("an initializer", t.name());
   names.emplace_back("the producer", net.producer());
   for (const auto& [kind, name] : names) {
@@ -104,8 +112,113 @@ absl::StatusOr<NetworkValueProto> ValueInfo(const onnx::ValueInfoProto& v,
   return out;
 }
 
-absl::StatusOr<NetworkAttributeProto> Attribute(const onnx::AttributeProto& a,
-                                                const std::string& where) {
+const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+struct Importer {
+  std::string what;
+  std::map<std::string, Tensor> initializers;
+  std::map<std::string, Tensor> constant_outputs;  // of Constant nodes with a tensor value
+  std::set<std::string> recurrent_weights;         // folded into cells
+  std::map<std::string, Shape> input_shapes;       // graph inputs with fixed dims
+  ModelFile out;
+  std::map<std::string, Tensor> params;
+
+  const Tensor* Constant(const std::string& name) const {
+    auto it = initializers.find(name);
+    if (it != initializers.end()) return &it->second;
+    auto c = constant_outputs.find(name);
+    return c == constant_outputs.end() ? nullptr : &c->second;
+  }
+
+  std::set<std::string> node_names;                // unique across the graph and its bodies
+
+  absl::Status Recurrent(const onnx::NodeProto& n, NetworkNodeProto& node);
+  // Node k of a graph (`in_body`: of a subgraph), appended to `net`.
+  absl::Status Node(const onnx::NodeProto& n, int k, bool in_body, NetworkProto& net);
+  absl::StatusOr<NetworkAttributeProto> Attribute(const onnx::AttributeProto& a,
+                                                  const std::string& where);
+  // A subgraph attribute (Scan's body): its initializers become Constant nodes.
+  absl::Status Body(const onnx::GraphProto& g, const std::string& where, NetworkProto& body);
+};
+
+// How many times each name is read: node inputs and subgraph outputs, in the
+// subgraphs too.
+void CountReads(const NetworkProto& net, std::map<std::string, int>& reads) {
+  for (const NetworkNodeProto& node : net.nodes()) {
+    for (const std::string& in : node.inputs()) ++reads[in];
+    for (const NetworkAttributeProto& a : node.attributes()) {
+      if (a.kind() != NetworkAttributeProto::GRAPH) continue;
+      for (const NetworkValueProto& out : a.g().outputs()) ++reads[out.name()];
+      CountReads(a.g(), reads);
+    }
+  }
+}
+
+absl::Status Importer::Node(const onnx::NodeProto& n, int k, bool in_body, NetworkProto& net) {
+  NetworkNodeProto& node = *net.add_nodes();
+  std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", k) : n.name();
+  while (!node_names.insert(name).second) name = absl::StrCat(name, "_", k);
+  node.set_name(name);
+  node.set_op(n.op_type());
+  const std::string where = absl::StrCat(what, ": ", n.op_type(), " node '", name, "'");
+  if (!n.domain().empty() && n.domain() != "ai.onnx") {
+    return Invalid(where, absl::StrCat("domain '", n.domain(), "' is not supported (only ONNX's "
+                                       "default domain is)"));
+  }
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    GF_ASSIGN_OR_RETURN(*node.add_attributes(), Attribute(a, where));
+  }
+  for (const std::string& o : n.output()) node.add_outputs(o);
+  if (IsRecurrentOp(n.op_type())) {
+    if (in_body) return Invalid(where, "a recurrent node inside a subgraph is not supported");
+    return Recurrent(n, node);
+  }
+  for (const std::string& in : n.input()) node.add_inputs(in);
+  if (n.op_type() == "Constant" && n.output_size() == 1) {
+    const onnx::AttributeProto* v = FindAttr(n, "value");
+    if (v != nullptr && v->type() == onnx::AttributeProto::TENSOR) {
+      GF_ASSIGN_OR_RETURN(constant_outputs[n.output(0)], TensorFromOnnx(v->t(), where));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Importer::Body(const onnx::GraphProto& g, const std::string& where,
+                            NetworkProto& body) {
+  if (g.sparse_initializer_size() > 0) return Invalid(where, "sparse initializers are not supported");
+  for (const onnx::TensorProto& t : g.initializer()) {
+    NetworkNodeProto& node = *body.add_nodes();
+    std::string name = absl::StrCat(g.name(), ".", t.name());
+    while (!node_names.insert(name).second) name += "_";
+    node.set_name(name);
+    node.set_op("Constant");
+    node.add_outputs(t.name());
+    NetworkAttributeProto& value = *node.add_attributes();
+    value.set_name("value");
+    value.set_kind(NetworkAttributeProto::TENSOR);
+    GF_ASSIGN_OR_RETURN(Tensor v, TensorFromOnnx(t, absl::StrCat(where, ": initializer '",
+                                                                 t.name(), "'")));
+    GF_ASSIGN_OR_RETURN(*value.mutable_t(), TensorToProto(v));
+  }
+  for (const onnx::ValueInfoProto& v : g.input()) {
+    GF_ASSIGN_OR_RETURN(*body.add_inputs(), ValueInfo(v, where));
+  }
+  for (const onnx::ValueInfoProto& v : g.output()) {
+    GF_ASSIGN_OR_RETURN(*body.add_outputs(), ValueInfo(v, where));
+  }
+  for (int k = 0; k < g.node_size(); ++k) {
+    GF_RETURN_IF_ERROR(Node(g.node(k), k, /*in_body=*/true, body));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NetworkAttributeProto> Importer::Attribute(const onnx::AttributeProto& a,
+                                                          const std::string& where) {
   NetworkAttributeProto out;
   out.set_name(a.name());
   switch (a.type()) {
@@ -140,42 +253,20 @@ absl::StatusOr<NetworkAttributeProto> Attribute(const onnx::AttributeProto& a,
       GF_ASSIGN_OR_RETURN(*out.mutable_t(), TensorToProto(t));
       break;
     }
+    case onnx::AttributeProto::GRAPH:
+      out.set_kind(NetworkAttributeProto::GRAPH);
+      GF_RETURN_IF_ERROR(Body(a.g(), absl::StrCat(where, ": attribute '", a.name(), "'"),
+                              *out.mutable_g()));
+      break;
     default:
       return Invalid(where, absl::StrCat("attribute '", a.name(), "' is ",
-                                         a.type() == onnx::AttributeProto::GRAPH ||
-                                                 a.type() == onnx::AttributeProto::GRAPHS
-                                             ? "a subgraph (control flow is not supported)"
+                                         a.type() == onnx::AttributeProto::GRAPHS
+                                             ? "a list of subgraphs, which gatefuse does not read"
                                              : "of a kind gatefuse does not read"));
   }
   return out;
 }
 
-const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
-  for (const onnx::AttributeProto& a : n.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
-}
-
-struct Importer {
-  std::string what;
-  std::map<std::string, Tensor> initializers;
-  std::map<std::string, Tensor> constant_outputs;  // of Constant nodes with a tensor value
-  std::map<std::string, int> uses;                 // how many node inputs read each name
-  std::set<std::string> recurrent_weights;         // folded into cells
-  std::map<std::string, Shape> input_shapes;       // graph inputs with fixed dims
-  ModelFile out;
-  std::map<std::string, Tensor> params;
-
-  const Tensor* Constant(const std::string& name) const {
-    auto it = initializers.find(name);
-    if (it != initializers.end()) return &it->second;
-    auto c = constant_outputs.find(name);
-    return c == constant_outputs.end() ? nullptr : &c->second;
-  }
-
-  absl::Status Recurrent(const onnx::NodeProto& n, NetworkNodeProto& node);
-};
 
 absl::Status Importer::Recurrent(const onnx::NodeProto& n, NetworkNodeProto& node) {
   const std::string where = absl::StrCat(what, ": ", n.op_type(), " node '", node.name(), "'");
@@ -333,47 +424,14 @@ absl::StatusOr<ModelFile> ImportOnnxModel(const onnx::ModelProto& model, const s
   for (const onnx::ValueInfoProto& v : g.output()) {
     GF_ASSIGN_OR_RETURN(*net.add_outputs(), ValueInfo(v, what));
   }
-  for (const onnx::NodeProto& n : g.node()) {
-    for (const std::string& in : n.input()) ++im.uses[in];
-  }
-  std::set<std::string> node_names;
   for (int k = 0; k < g.node_size(); ++k) {
-    const onnx::NodeProto& n = g.node(k);
-    NetworkNodeProto& node = *net.add_nodes();
-    std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", k) : n.name();
-    while (!node_names.insert(name).second) name = absl::StrCat(name, "_", k);
-    node.set_name(name);
-    node.set_op(n.op_type());
-    const std::string where = absl::StrCat(what, ": ", n.op_type(), " node '", name, "'");
-    if (!n.domain().empty() && n.domain() != "ai.onnx") {
-      return Invalid(where, absl::StrCat("domain '", n.domain(), "' is not supported (only ONNX's "
-                                         "default domain is)"));
-    }
-    for (const onnx::AttributeProto& a : n.attribute()) {
-      GF_ASSIGN_OR_RETURN(*node.add_attributes(), Attribute(a, where));
-    }
-    for (const std::string& o : n.output()) node.add_outputs(o);
-    if (IsRecurrentOp(n.op_type())) {
-      GF_RETURN_IF_ERROR(im.Recurrent(n, node));
-      continue;
-    }
-    for (const std::string& in : n.input()) node.add_inputs(in);
-    if (n.op_type() == "Constant" && n.output_size() == 1) {
-      const onnx::AttributeProto* v = FindAttr(n, "value");
-      if (v != nullptr && v->type() == onnx::AttributeProto::TENSOR) {
-        GF_ASSIGN_OR_RETURN(im.constant_outputs[n.output(0)], TensorFromOnnx(v->t(), where));
-      }
-    }
+    GF_RETURN_IF_ERROR(im.Node(g.node(k), k, /*in_body=*/false, net));
   }
   // Initializers that only fed recurrent weights now live in the cells.
+  std::map<std::string, int> reads;
+  CountReads(net, reads);
   for (const auto& [name, t] : im.initializers) {
-    if (im.recurrent_weights.count(name)) {
-      int other = 0;
-      for (const NetworkNodeProto& node : net.nodes()) {
-        for (const std::string& in : node.inputs()) other += in == name;
-      }
-      if (other == 0) continue;
-    }
+    if (im.recurrent_weights.count(name) && reads[name] == 0) continue;
     im.params[name] = t;
   }
   GF_RETURN_IF_ERROR(SetParameters(im.params, im.out));

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "models/onnx/onnx_attributes.h"
 #include "models/onnx/onnx_test_data.h"
 #include "ops/ops.h"
 
@@ -261,6 +262,81 @@ TEST(OnnxImportTest, RecurrentWeightsOfTheWrongShapeAreRefused) {
   g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
   const absl::Status st = BuildStatus(m);
   EXPECT_THAT(st.message(), HasSubstr("LSTM node 'the_node': R must be floating [1,8,2]"));
+}
+
+// Every float node test of the elementwise and reduction ops. Left out: Clip's int8
+// tests and Min/Max of the integer types (these builders take floats only; integers
+// are shape arithmetic here), and float16, uint16, uint32, uint64 (element types the
+// importer refuses).
+TEST(OnnxImportTest, OnnxNodeTestsOfElementwiseAndReductionOpsPass) {
+  const std::vector<std::string> tests = {
+      "test_sqrt", "test_sqrt_example", "test_abs", "test_softsign", "test_softsign_example",
+      "test_softplus", "test_softplus_example",
+      "test_leakyrelu", "test_leakyrelu_default", "test_leakyrelu_example",
+      "test_elu", "test_elu_default", "test_elu_example",
+      "test_thresholdedrelu", "test_thresholdedrelu_default", "test_thresholdedrelu_example",
+      "test_hardsigmoid", "test_hardsigmoid_default", "test_hardsigmoid_example",
+      "test_clip", "test_clip_default_inbounds", "test_clip_default_max", "test_clip_default_min",
+      "test_clip_example", "test_clip_inbounds", "test_clip_outbounds", "test_clip_splitbounds",
+      "test_min_example", "test_min_float32", "test_min_float64", "test_min_one_input",
+      "test_min_two_inputs",
+      "test_max_example", "test_max_float32", "test_max_float64", "test_max_one_input",
+      "test_max_two_inputs",
+      "test_sum_example", "test_sum_one_input", "test_sum_two_inputs",
+      "test_reduce_mean_default_axes_keepdims_example",
+      "test_reduce_mean_default_axes_keepdims_random",
+      "test_reduce_mean_do_not_keepdims_example", "test_reduce_mean_do_not_keepdims_random",
+      "test_reduce_mean_keepdims_example", "test_reduce_mean_keepdims_random",
+      "test_reduce_mean_negative_axes_keepdims_example",
+      "test_reduce_mean_negative_axes_keepdims_random",
+      "test_reduce_sum_default_axes_keepdims_example",
+      "test_reduce_sum_default_axes_keepdims_random",
+      "test_reduce_sum_do_not_keepdims_example", "test_reduce_sum_do_not_keepdims_random",
+      "test_reduce_sum_empty_axes_input_noop_example",
+      "test_reduce_sum_empty_axes_input_noop_random",
+      "test_reduce_sum_keepdims_example", "test_reduce_sum_keepdims_random",
+      "test_reduce_sum_negative_axes_keepdims_example",
+      "test_reduce_sum_negative_axes_keepdims_random",
+  };
+  for (const std::string& name : tests) ExpectPasses({kNodeTests + name, {}});
+}
+
+// The ops that build masks: comparisons (bool outputs) and Range.
+TEST(OnnxImportTest, OnnxNodeTestsOfComparisonsAndRangePass) {
+  for (const std::string name :
+       {"test_equal", "test_equal_bcast", "test_greater", "test_greater_bcast",
+        "test_greater_equal", "test_greater_equal_bcast", "test_less", "test_less_bcast",
+        "test_less_equal", "test_less_equal_bcast", "test_range_float_type_positive_delta",
+        "test_range_int32_type_negative_delta"}) {
+    ExpectPasses({kNodeTests + name, {}});
+  }
+}
+
+// ONNX's node tests are all of opset 13: the attribute forms of older opsets here.
+TEST(OnnxImportTest, ClipAndReduceSumOfOlderOpsetsReadTheirAttributes) {
+  onnx::ModelProto clip = OneNodeModel("Clip", 10);
+  onnx::NodeProto* c = clip.mutable_graph()->mutable_node(0);
+  AddAttribute(c, "min", -1.0f);
+  AddAttribute(c, "max", 0.7f);
+  onnx::ModelProto sum = OneNodeModel("ReduceSum", 12);
+  onnx::NodeProto* r = sum.mutable_graph()->mutable_node(0);
+  AddAttribute(r, "axes", std::vector<int64_t>{-1});
+  AddAttribute(r, "keepdims", int64_t{0});
+  absl::StatusOr<Tensor> x = Tensor::FromValues({2, 3}, {-3, -0.5, 0.2, 0.9, 2, -1.5}, DType::kF32);
+  ASSERT_TRUE(x.ok());
+  for (const auto& [model, expected] :
+       {std::pair<onnx::ModelProto, std::vector<double>>{clip, {-1, -0.5, 0.2, 0.7, 0.7, -1}},
+        {sum, {-3.3, 1.4}}}) {
+    absl::StatusOr<ModelFile> file = ImportOnnxModel(model, "test.onnx");
+    ASSERT_TRUE(file.ok()) << file.status();
+    absl::StatusOr<Network> net = Network::FromModelFile(*file);
+    ASSERT_TRUE(net.ok()) << net.status();
+    absl::StatusOr<std::map<std::string, Tensor>> y = net->Run({{"x", *x}});
+    ASSERT_TRUE(y.ok()) << y.status();
+    const std::vector<double> got = y->at("y").ToVector();
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], expected[k], 1e-6) << k;
+  }
 }
 
 }  // namespace
