@@ -73,6 +73,7 @@ const Tensor& Var::grad() const { return impl_ ? impl_->grad : kUndefinedTensor;
 void Var::ZeroGrad() {
   if (impl_) impl_->grad = Tensor();
 }
+void Var::SetGrad(Tensor grad) { impl_->grad = std::move(grad); }
 void Var::SetValue(Tensor value) { impl_->value = std::move(value); }
 const std::string& Var::name() const { return impl_ ? impl_->name : kNoName; }
 void Var::set_name(std::string name) { impl_->name = std::move(name); }

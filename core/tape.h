@@ -68,6 +68,9 @@ class Var {
   // The accumulated gradient of a leaf; undefined until a Backward reaches it.
   const Tensor& grad() const;
   void ZeroGrad();
+  // Replaces a leaf's accumulated gradient (a data-parallel run's reduced one);
+  // an undefined tensor clears it like ZeroGrad.
+  void SetGrad(Tensor grad);
   // Replaces a leaf's value (an optimizer step); keeps its identity and gradient.
   void SetValue(Tensor value);
 

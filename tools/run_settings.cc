@@ -16,8 +16,8 @@ namespace gatefuse::cli {
 const std::set<std::string> kRunFlags = {
     "task", "cell", "layers",     "hidden",    "embed", "epochs",  "batch", "lr",  "lr-schedule",
     "T",    "seed", "train-size", "test-size", "vocab", "dropout", "clip",  "data"};
-const std::set<std::string> kOutputFlags = {"csv", "out", "checkpoint-every", "checkpoint",
-                                            "resume"};
+const std::set<std::string> kOutputFlags = {"csv",        "out",    "checkpoint-every",
+                                            "checkpoint", "resume", "max-steps"};
 
 Settings DefaultSettings(const std::string& task) {
   std::string spec = "layers=1 seed=1 lr-schedule=constant dropout=0 clip=1 bidirectional=0 ";

@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libboost-graph-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core
   libonnx-dev libonnx-testdata
+  openmpi-bin libopenmpi-dev
   pkg-config
 )
 

@@ -7,6 +7,7 @@
 #include "absl/base/casts.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "models/tasks/adding.h"
@@ -24,10 +25,28 @@ absl::StatusOr<Batch> FromSequenceBatch(absl::StatusOr<SequenceBatch> sb) {
   return Batch{{sb->inputs.ids, LengthsTensor(sb->inputs.lengths)}, sb->targets};
 }
 
+// Examples [start, end) of a batch (the inputs' batch axis is 1, the targets' 0).
 absl::StatusOr<Batch> SliceBatch(const Batch& all, int64_t start, int64_t end) {
   GF_ASSIGN_OR_RETURN(Tensor x, all.input.x.Slice(1, start, end));
   GF_ASSIGN_OR_RETURN(Tensor y, all.targets.Slice(0, start, end));
-  return Batch{{x.Contiguous(), Tensor()}, y.Contiguous()};
+  Tensor lengths;
+  if (all.input.lengths.defined()) {
+    GF_ASSIGN_OR_RETURN(lengths, all.input.lengths.Slice(0, start, end));
+    lengths = lengths.Contiguous();
+  }
+  return Batch{{x.Contiguous(), lengths}, y.Contiguous()};
+}
+
+// FNV-1a over the parameters' bytes, in name order.
+uint64_t ParameterHash(const std::map<std::string, Var>& params) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& [name, p] : params) {
+    const Tensor t = p.value().Contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(t.raw_data());
+    const size_t n = t.num_elements() * SizeOf(t.dtype());
+    for (size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  return h;
 }
 
 // The training run's state beyond the optimizer, as "key=value" lines; doubles are
@@ -206,16 +225,27 @@ int64_t Trainer::batches_per_epoch() const {
   return (data_.train_size() + options_.batch - 1) / options_.batch;
 }
 
-absl::StatusOr<double> Trainer::TrainStep(const Batch& batch) {
-  adam_.set_lr(options_.lr.At(step_));
-  adam_.ZeroGrad();
-  GF_ASSIGN_OR_RETURN(Var out, model_.Forward(batch.input, true, Mix(options_.seed, step_)));
-  GF_ASSIGN_OR_RETURN(Var loss, model_.Loss(out, batch.targets));
-  GF_RETURN_IF_ERROR(Backward(loss));
+uint64_t Trainer::DropoutSeed() const {
+  const uint64_t seed = Mix(options_.seed, step_);
+  const Collectives* c = options_.collectives;
+  return c == nullptr || c->rank() == 0 ? seed : Mix(seed, c->rank());
+}
+
+absl::Status Trainer::UpdateParameters() {
   if (options_.clip_norm > 0) {
     GF_RETURN_IF_ERROR(ClipGradNorm(adam_.params(), options_.clip_norm).status());
   }
-  GF_RETURN_IF_ERROR(adam_.Step());
+  return adam_.Step();
+}
+
+absl::StatusOr<double> Trainer::TrainStep(const Batch& batch) {
+  adam_.set_lr(options_.lr.At(step_));
+  adam_.ZeroGrad();
+  if (options_.collectives != nullptr) return ParallelStep(batch);
+  GF_ASSIGN_OR_RETURN(Var out, model_.Forward(batch.input, true, DropoutSeed()));
+  GF_ASSIGN_OR_RETURN(Var loss, model_.Loss(out, batch.targets));
+  GF_RETURN_IF_ERROR(Backward(loss));
+  GF_RETURN_IF_ERROR(UpdateParameters());
   const double value = loss.value().At(0);
   if (!std::isfinite(value)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -225,12 +255,128 @@ absl::StatusOr<double> Trainer::TrainStep(const Batch& batch) {
   return value;
 }
 
+absl::StatusOr<double> Trainer::ParallelStep(const Batch& batch) {
+  Collectives& c = *options_.collectives;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t B = batch.size(), N = c.size(), r = c.rank();
+  const int64_t lo = B * r / N, hi = B * (r + 1) / N;
+  MetricSums sums;  // this step's: of the shard, then of the batch
+  if (hi > lo) {
+    GF_ASSIGN_OR_RETURN(Batch shard, SliceBatch(batch, lo, hi));
+    GF_ASSIGN_OR_RETURN(Var out, model_.Forward(shard.input, true, DropoutSeed()));
+    GF_ASSIGN_OR_RETURN(Var loss, model_.Loss(out, shard.targets));
+    GF_RETURN_IF_ERROR(Backward(loss));
+    Accumulate(data_.task(), out, shard, loss.value().At(0), sums);
+  }
+  const auto reduce_start = std::chrono::steady_clock::now();
+  GF_RETURN_IF_ERROR(SumGradients(static_cast<double>(hi - lo) / B));
+  double s[3] = {sums.loss, sums.correct, static_cast<double>(sums.examples)};
+  GF_RETURN_IF_ERROR(c.SumDoubles(absl::MakeSpan(s)));
+  parallel_stats_.reduce_seconds += Seconds(reduce_start);
+  sums = {s[0], s[1], static_cast<int64_t>(s[2])};
+  GF_RETURN_IF_ERROR(UpdateParameters());
+  const double value = sums.loss / std::max<int64_t>(sums.examples, 1);
+  if (!std::isfinite(value)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "training diverged: loss ", value, " at step ", step_ + 1, "; try a smaller --lr"));
+  }
+  epoch_sums_.loss += sums.loss;
+  epoch_sums_.correct += sums.correct;
+  epoch_sums_.examples += sums.examples;
+  if (options_.verify_replicas) GF_RETURN_IF_ERROR(VerifyReplicas());
+  ++parallel_stats_.steps;
+  parallel_stats_.step_seconds += Seconds(start);
+  return value;
+}
+
+absl::Status Trainer::SumGradients(double weight) {
+  const std::vector<Var>& params = adam_.params();
+  int64_t total = 0;
+  for (const Var& p : params) {
+    if (p.dtype() != DType::kF32) {
+      return absl::InvalidArgumentError(absl::StrCat("data-parallel training sums f32 gradients; ",
+                                                     p.name(), " is ", DTypeName(p.dtype())));
+    }
+    total += p.shape().num_elements();
+  }
+  // The gradients, then one flag per parameter: how many ranks have its gradient (a
+  // parameter no rank reached keeps none, as in one process).
+  std::vector<float> flat(total + params.size(), 0.0f);
+  int64_t offset = 0;
+  for (size_t k = 0; k < params.size(); ++k) {
+    const Tensor& g = params[k].grad();
+    const int64_t n = params[k].shape().num_elements();
+    if (g.defined()) {
+      const Tensor gc = g.Contiguous();
+      const float* src = gc.data<float>();
+      for (int64_t i = 0; i < n; ++i) flat[offset + i] = static_cast<float>(src[i] * weight);
+      flat[total + k] = 1;
+    }
+    offset += n;
+  }
+  parallel_stats_.bytes_per_step = static_cast<int64_t>(flat.size() * sizeof(float));
+  GF_RETURN_IF_ERROR(options_.collectives->SumFloats(absl::MakeSpan(flat)));
+  offset = 0;
+  for (size_t k = 0; k < params.size(); ++k) {
+    Var p = params[k];
+    const int64_t n = p.shape().num_elements();
+    if (flat[total + k] > 0) {
+      Tensor g = Tensor::Empty(p.shape(), DType::kF32);
+      std::copy(flat.begin() + offset, flat.begin() + offset + n, g.data<float>());
+      p.SetGrad(std::move(g));
+    } else {
+      p.SetGrad(Tensor());
+    }
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::BroadcastParameters() {
+  std::vector<float> flat;
+  for (const auto& [name, p] : model_.params()) {
+    if (p.dtype() != DType::kF32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "data-parallel training broadcasts f32 parameters; ", name, " is ", DTypeName(p.dtype())));
+    }
+    const std::vector<double> v = p.value().ToVector();
+    flat.insert(flat.end(), v.begin(), v.end());
+  }
+  GF_RETURN_IF_ERROR(options_.collectives->BroadcastFloats(absl::MakeSpan(flat)));
+  int64_t offset = 0;
+  for (const auto& [name, p] : model_.params()) {
+    const int64_t n = p.shape().num_elements();
+    Tensor t = Tensor::Empty(p.shape(), DType::kF32);
+    std::copy(flat.begin() + offset, flat.begin() + offset + n, t.data<float>());
+    Var(p).SetValue(std::move(t));
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::VerifyReplicas() const {
+  GF_ASSIGN_OR_RETURN(const std::vector<uint64_t> hashes,
+                      options_.collectives->GatherAll(ParameterHash(model_.params())));
+  std::vector<std::string> differing;
+  for (size_t r = 1; r < hashes.size(); ++r) {
+    if (hashes[r] != hashes[0]) differing.push_back(absl::StrCat(r));
+  }
+  if (differing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "replicas diverged after step ", step_ + 1, ": the parameters of rank(s) ",
+      absl::StrJoin(differing, ", "), " differ from rank 0's"));
+}
+
 absl::Status Trainer::Run(const TrainCallbacks& callbacks) {
   if (options_.batch < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--batch ", options_.batch, " must be >= 1"));
   }
   const int64_t per_epoch = batches_per_epoch();
   const int64_t end = options_.epochs * per_epoch;
+  if (options_.collectives != nullptr && !parameters_broadcast_) {
+    GF_RETURN_IF_ERROR(BroadcastParameters());
+    parameters_broadcast_ = true;
+  }
   bool saved = true;
   while (step_ < end && (options_.max_steps == 0 || step_ < options_.max_steps)) {
     const int64_t epoch = step_ / per_epoch, index = step_ % per_epoch;
@@ -264,7 +410,7 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, const TrainCallbacks& callbacks
   m.epoch = epoch;
   m.step = step_;
   m.train = epoch_sums_.Finish(data_.task());
-  GF_ASSIGN_OR_RETURN(m.test, EvaluateTest(model_, data_, options_.eval_batch));
+  GF_ASSIGN_OR_RETURN(m.test, EvaluateTestSet());
   m.seconds = epoch_seconds_;
   m.examples_per_s = m.train.examples / std::max(epoch_seconds_, 1e-9);
   history_.push_back(m);
@@ -273,15 +419,27 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, const TrainCallbacks& callbacks
   return callbacks.epoch ? callbacks.epoch(m) : absl::OkStatus();
 }
 
-absl::StatusOr<Evaluation> EvaluateModel(const TaskModel& model,
-                                         const std::vector<Batch>& batches) {
+namespace {
+
+// The metric sums of batches offset, offset + stride, ...
+absl::StatusOr<MetricSums> SumsOf(const TaskModel& model, const std::vector<Batch>& batches,
+                                  size_t offset, size_t stride) {
   NoGradGuard no_grad;
   MetricSums sums;
-  for (const Batch& batch : batches) {
+  for (size_t k = offset; k < batches.size(); k += stride) {
+    const Batch& batch = batches[k];
     GF_ASSIGN_OR_RETURN(Var out, model.Forward(batch.input, false, 0));
     GF_ASSIGN_OR_RETURN(Var loss, model.Loss(out, batch.targets));
     Accumulate(model.config().task, out, batch, loss.value().At(0), sums);
   }
+  return sums;
+}
+
+}  // namespace
+
+absl::StatusOr<Evaluation> EvaluateModel(const TaskModel& model,
+                                         const std::vector<Batch>& batches) {
+  GF_ASSIGN_OR_RETURN(MetricSums sums, SumsOf(model, batches, 0, 1));
   return sums.Finish(model.config().task);
 }
 
@@ -292,7 +450,17 @@ absl::StatusOr<Evaluation> EvaluateTest(const TaskModel& model, const TaskData& 
 }
 
 absl::StatusOr<Evaluation> Trainer::Evaluate(const std::vector<Batch>& batches) const {
-  return EvaluateModel(model_, batches);
+  Collectives* c = options_.collectives;
+  if (c == nullptr) return EvaluateModel(model_, batches);
+  GF_ASSIGN_OR_RETURN(MetricSums sums, SumsOf(model_, batches, c->rank(), c->size()));
+  double s[3] = {sums.loss, sums.correct, static_cast<double>(sums.examples)};
+  GF_RETURN_IF_ERROR(c->SumDoubles(absl::MakeSpan(s)));
+  return MetricSums{s[0], s[1], static_cast<int64_t>(s[2])}.Finish(model_.config().task);
+}
+
+absl::StatusOr<Evaluation> Trainer::EvaluateTestSet() const {
+  GF_ASSIGN_OR_RETURN(std::vector<Batch> test, data_.TestBatches(options_.eval_batch));
+  return Evaluate(test);
 }
 
 // ---- checkpoints ----

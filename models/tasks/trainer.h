@@ -11,6 +11,17 @@
 // (seed, epoch, index), the dropout masks from (seed, step). So a checkpoint needs
 // only the parameters, the optimizer's state, the step and the running sums of the
 // epoch in progress to continue exactly as an uninterrupted run would.
+//
+// Data-parallel (TrainOptions::collectives, models/tasks/collectives.h): every rank
+// runs the same Trainer; the parameters are rank 0's at the start; each rank takes
+// its contiguous share of every batch (rank r of N: examples [B r / N, B (r+1) / N),
+// so shards differ by at most one example and a rank may have none when B < N); the
+// gradients, each weighted by its shard's share of the batch, are summed over the
+// ranks in one flat buffer (so they are the whole batch's mean-loss gradient, as one
+// process computes it); then every rank clips and steps alike. The step's metric
+// sums are summed too, so every rank holds the same running sums and checkpoints;
+// evaluation splits the test batches between the ranks and sums their metrics.
+// Dropout masks are drawn per rank (from seed, step and rank).
 #ifndef GATEFUSE_MODELS_TASKS_TRAINER_H_
 #define GATEFUSE_MODELS_TASKS_TRAINER_H_
 
@@ -26,6 +37,7 @@
 #include "models/nn/layers.h"
 #include "models/io/model_file.h"
 #include "models/nn/optimizer.h"
+#include "models/tasks/collectives.h"
 #include "models/tasks/task_model.h"
 
 namespace gatefuse {
@@ -111,6 +123,19 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;  // steps; 0 = never (but see Callbacks::checkpoint)
   int64_t max_steps = 0;         // stop once this many steps are done; 0 = no limit
   int64_t eval_batch = 256;
+  // A data-parallel run; null: one process. Not owned.
+  Collectives* collectives = nullptr;
+  // Data-parallel runs: after every step compare a hash of every rank's parameters
+  // (FailedPrecondition naming the step and the ranks when they differ).
+  bool verify_replicas = false;
+};
+
+// Where a data-parallel run's time goes, on this rank.
+struct ParallelStats {
+  int64_t steps = 0;
+  double step_seconds = 0;    // whole steps (batch, forward, backward, reduce, update)
+  double reduce_seconds = 0;  // in the gradient and metric sums
+  int64_t bytes_per_step = 0;  // the flat gradient buffer each rank sums
 };
 
 struct StepProgress {
@@ -135,7 +160,10 @@ class Trainer {
   Trainer(const TaskModel& model, const TaskData& data, TrainOptions options);
 
   absl::Status Run(const TrainCallbacks& callbacks = {});
+  // Over the ranks' shares of `batches` when data-parallel (a collective call).
   absl::StatusOr<Evaluation> Evaluate(const std::vector<Batch>& batches) const;
+  // Evaluate on the whole test set, in batches of options().eval_batch.
+  absl::StatusOr<Evaluation> EvaluateTestSet() const;
 
   // The state to continue from (not the parameters: TaskModel::ToModelFile has them).
   Checkpoint MakeCheckpoint() const;
@@ -147,12 +175,21 @@ class Trainer {
   const std::vector<double>& step_losses() const { return step_losses_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
   const TrainOptions& options() const { return options_; }
+  const ParallelStats& parallel_stats() const { return parallel_stats_; }
   void set_epochs(int64_t epochs) { options_.epochs = epochs; }
   void set_max_steps(int64_t steps) { options_.max_steps = steps; }
 
  private:
   absl::StatusOr<double> TrainStep(const Batch& batch);
+  absl::StatusOr<double> ParallelStep(const Batch& batch);
+  // Rank 0's parameters on every rank.
+  absl::Status BroadcastParameters();
+  // The gradients (each `weight`ed) summed over the ranks, into every rank's grad().
+  absl::Status SumGradients(double weight);
+  absl::Status VerifyReplicas() const;
   absl::Status FinishEpoch(int64_t epoch, const TrainCallbacks& callbacks);
+  absl::Status UpdateParameters();
+  uint64_t DropoutSeed() const;
 
   const TaskModel& model_;
   const TaskData& data_;
@@ -163,6 +200,8 @@ class Trainer {
   double epoch_seconds_ = 0;  // the epoch in progress
   std::vector<double> step_losses_;
   std::vector<EpochMetrics> history_;
+  bool parameters_broadcast_ = false;
+  ParallelStats parallel_stats_;
 };
 
 }  // namespace gatefuse

@@ -7,28 +7,12 @@
 #include "gtest/gtest.h"
 #include "models/io/model_file.h"
 #include "models/tasks/task_model.h"
+#include "models/tasks/toy_sentiment_testing.h"
 
 namespace gatefuse {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A toy sentiment task: a sentence is good iff it holds word 2 before word 3 at its end.
-TextTask ToySentiment(int64_t n) {
-  TextTask t;
-  t.vocab = *Vocabulary::FromTokens({"<pad>", "<unk>", "good", "bad", "the", "phone"});
-  t.num_classes = 2;
-  for (int64_t i = 0; i < n; ++i) {
-    std::vector<int64_t> s;
-    for (int64_t k = 0; k < 1 + i % 5; ++k) s.push_back(4 + (i + k) % 2);
-    const int64_t label = (i * 7) % 3 == 0 ? 1 : 0;
-    s.push_back(label ? 2 : 3);
-    SequenceDataset& part = i % 4 == 0 ? t.test : t.train;
-    part.sequences.push_back(s);
-    part.targets.push_back(label);
-  }
-  return t;
-}
 
 ModelConfig Config(Task task, const std::string& cell, int64_t vocab) {
   ModelConfig c;
