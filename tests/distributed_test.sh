@@ -126,7 +126,7 @@ mpirun -np 1 -x OMP_NUM_THREADS=1 "$GF" "${ADD_SMALL[@]}" --hidden 8 : \
        -np 1 -x OMP_NUM_THREADS=1 "$GF" "${ADD_SMALL[@]}" --hidden 9 >"$TMP/disagree.log" 2>&1
 rc=$?
 [[ $rc != 0 ]] || fail "ranks with different --hidden: mpirun exited 0"
-grep -q "the ranks disagree: the settings (flags, or the checkpoint's) of rank(s) 1 differ from rank 0's; here (rank 1): 'hidden=9', rank 0: 'hidden=8'" \
+grep -q "the ranks disagree: the flags of rank(s) 1 differ from rank 0's; here (rank 1): '--hidden 9', rank 0: '--hidden 8'" \
   "$TMP/disagree.log" || fail "no message naming the disagreeing rank: $(head -n 5 "$TMP/disagree.log")"
 (( SECONDS - start < 30 )) || fail "ranks that disagree took $((SECONDS - start)) s to stop"
 

@@ -134,6 +134,14 @@ absl::StatusOr<ModelFile> LoadResumeFile(const std::string& path, MpiCollectives
 }
 
 absl::Status SetUp(const Args& args, Session& s) {
+  if (s.mpi != nullptr) {
+    // First of all the collective calls: ranks given different flags would go on to
+    // make different ones (a checkpoint broadcast on some, none on others). Equal
+    // flags give equal settings (a checkpoint's are rank 0's bytes on every rank).
+    std::string text;
+    for (const auto& [k, v] : args.flags) absl::StrAppend(&text, "--", k, v.empty() ? "" : " ", v, "\n");
+    GF_RETURN_IF_ERROR(s.mpi->CheckSame(text, "the flags"));
+  }
   GF_ASSIGN_OR_RETURN(s.flags, OutputFlags(args));
   if (args.Has("resume")) {
     GF_ASSIGN_OR_RETURN(s.resume, LoadResumeFile(args.Get("resume", ""), s.mpi));
@@ -150,12 +158,6 @@ absl::Status SetUp(const Args& args, Session& s) {
   s.config.train.max_steps = s.flags.max_steps;
   s.config.train.verify_replicas = s.flags.verify_replicas;
   s.config.train.collectives = s.mpi;
-  if (s.mpi != nullptr) {
-    std::string text;
-    for (const auto& [k, v] : s.settings) absl::StrAppend(&text, k, "=", v, "\n");
-    for (const auto& [k, v] : args.flags) absl::StrAppend(&text, "flag ", k, "=", v, "\n");
-    GF_RETURN_IF_ERROR(s.mpi->CheckSame(text, "the settings (flags, or the checkpoint's)"));
-  }
   return absl::OkStatus();
 }
 
