@@ -8,8 +8,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/hash.h"
 #include "core/status.h"
 
 namespace gatefuse {
@@ -123,17 +123,11 @@ absl::StatusOr<std::vector<uint64_t>> MpiCollectives::GatherAll(uint64_t value) 
 }
 
 absl::Status MpiCollectives::CheckSame(const std::string& text, const std::string& what) {
-  // FNV-1a of the text: equal texts give equal hashes on every rank.
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ULL;
-  GF_ASSIGN_OR_RETURN(const std::vector<uint64_t> all, GatherAll(h));
-  std::vector<std::string> differing;
-  for (size_t r = 1; r < all.size(); ++r) {
-    if (all[r] != all[0]) differing.push_back(absl::StrCat(r));
-  }
+  GF_ASSIGN_OR_RETURN(const std::vector<uint64_t> all, GatherAll(Fnv1a(text)));
+  const std::string differing = RanksUnlikeRankZero(all);
   if (differing.empty()) return absl::OkStatus();
-  std::string message = absl::StrCat("the ranks disagree: ", what, " of rank(s) ",
-                                     absl::StrJoin(differing, ", "), " differ from rank 0's");
+  std::string message = absl::StrCat("the ranks disagree: ", what, " of rank(s) ", differing,
+                                     " differ from rank 0's");
   // A differing rank names its first line that rank 0 does not have.
   std::string first = text;
   GF_RETURN_IF_ERROR(BroadcastBytes(first));

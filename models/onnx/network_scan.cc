@@ -12,15 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "models/onnx/network.h"
+#include "models/onnx/network_ops_internal.h"
 #include "models/onnx/node_attrs.h"
 #include "ops/ops.h"
 
 namespace gatefuse {
 namespace {
 
-absl::Status Invalid(const NodeAttrs& a, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(a.Where(), ": ", what));
-}
+using network_ops::Invalid;
 
 // One attribute list of Scan: `count` entries, each 0 or 1 for a direction, an
 // axis otherwise; zeros when absent.
@@ -114,12 +113,14 @@ absl::StatusOr<NodeFn> MakeScanNodeFn(const NetworkNodeProto& node, const NodeCo
     std::vector<Var> states(in.begin(), in.begin() + N);
     const std::vector<Var> outer(in.begin() + N + M, in.end());
     std::vector<int64_t> axes(M);
+    std::vector<Shape> step_shapes(M);  // a scan input's slice, its scan axis dropped
     int64_t T = -1;
     for (int64_t m = 0; m < M; ++m) {
       const Var& x = in[N + m];
       const std::string what = absl::StrCat("scan input ", m, " '", node.inputs(N + m), "'");
       if (!IsFloating(x.dtype())) return Invalid(a, what + " must be floating");
       GF_ASSIGN_OR_RETURN(axes[m], Axis(a, in_axes[m], x.shape().rank(), what));
+      step_shapes[m] = WithoutAxis(x.shape(), axes[m]);
       const int64_t length = x.shape()[axes[m]];
       if (T >= 0 && length != T) {
         return Invalid(a, absl::StrCat(what, " has ", length, " iterations along its axis, the "
@@ -135,7 +136,7 @@ absl::StatusOr<NodeFn> MakeScanNodeFn(const NetworkNodeProto& node, const NodeCo
         const Var& x = in[N + m];
         const int64_t i = in_dirs[m] ? T - 1 - t : t;
         GF_ASSIGN_OR_RETURN(Var x_t, Slice(x, axes[m], i, i + 1));
-        GF_ASSIGN_OR_RETURN(x_t, Reshape(x_t, WithoutAxis(x.shape(), axes[m])));
+        GF_ASSIGN_OR_RETURN(x_t, Reshape(x_t, step_shapes[m]));
         step.push_back(std::move(x_t));
       }
       absl::StatusOr<std::vector<Var>> out = body.Run(step, outer);
@@ -166,8 +167,9 @@ absl::StatusOr<NodeFn> MakeScanNodeFn(const NetworkNodeProto& node, const NodeCo
       GF_ASSIGN_OR_RETURN(const int64_t axis,
                           Axis(a, out_axes[k], s.rank() + 1, absl::StrCat("scan output ", k)));
       if (out_dirs[k]) std::reverse(ys[k].begin(), ys[k].end());
+      const Shape unit = WithUnitAxis(s, axis);
       std::vector<VarOr> parts;
-      for (const Var& y : ys[k]) parts.push_back(Reshape(y, WithUnitAxis(s, axis)));
+      for (const Var& y : ys[k]) parts.push_back(Reshape(y, unit));
       GF_ASSIGN_OR_RETURN(Var stacked, Concat(parts, axis));
       result.push_back(std::move(stacked));
     }

@@ -34,6 +34,18 @@ class Collectives {
   virtual absl::StatusOr<std::vector<uint64_t>> GatherAll(uint64_t value) = 0;
 };
 
+// The ranks whose entry of `per_rank` (GatherAll's result) differs from rank 0's,
+// as "1, 3"; empty when all agree.
+inline std::string RanksUnlikeRankZero(const std::vector<uint64_t>& per_rank) {
+  std::string out;
+  for (size_t r = 1; r < per_rank.size(); ++r) {
+    if (per_rank[r] == per_rank[0]) continue;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(r);
+  }
+  return out;
+}
+
 }  // namespace gatefuse
 
 #endif  // GATEFUSE_MODELS_TASKS_COLLECTIVES_H_

@@ -7,8 +7,8 @@
 #include "absl/base/casts.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/hash.h"
 #include "core/status.h"
 #include "models/tasks/adding.h"
 #include "models/data/next_word.h"
@@ -37,16 +37,22 @@ absl::StatusOr<Batch> SliceBatch(const Batch& all, int64_t start, int64_t end) {
   return Batch{{x.Contiguous(), lengths}, y.Contiguous()};
 }
 
-// FNV-1a over the parameters' bytes, in name order.
+// The parameters' bytes hashed, in name order.
 uint64_t ParameterHash(const std::map<std::string, Var>& params) {
-  uint64_t h = 0xcbf29ce484222325ULL;
+  uint64_t h = kFnv1aOffset;
   for (const auto& [name, p] : params) {
     const Tensor t = p.value().Contiguous();
-    const auto* bytes = static_cast<const unsigned char*>(t.raw_data());
-    const size_t n = t.num_elements() * SizeOf(t.dtype());
-    for (size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
+    h = Fnv1a(t.raw_data(), t.num_elements() * SizeOf(t.dtype()), h);
   }
   return h;
+}
+
+// A step's or an evaluation's metric sums, summed over the ranks.
+absl::Status SumOverRanks(Collectives& c, MetricSums& sums) {
+  double s[3] = {sums.loss, sums.correct, static_cast<double>(sums.examples)};
+  GF_RETURN_IF_ERROR(c.SumDoubles(absl::MakeSpan(s)));
+  sums = {s[0], s[1], static_cast<int64_t>(s[2])};
+  return absl::OkStatus();
 }
 
 // The training run's state beyond the optimizer, as "key=value" lines; doubles are
@@ -270,10 +276,8 @@ absl::StatusOr<double> Trainer::ParallelStep(const Batch& batch) {
   }
   const auto reduce_start = std::chrono::steady_clock::now();
   GF_RETURN_IF_ERROR(SumGradients(static_cast<double>(hi - lo) / B));
-  double s[3] = {sums.loss, sums.correct, static_cast<double>(sums.examples)};
-  GF_RETURN_IF_ERROR(c.SumDoubles(absl::MakeSpan(s)));
+  GF_RETURN_IF_ERROR(SumOverRanks(c, sums));
   parallel_stats_.reduce_seconds += Seconds(reduce_start);
-  sums = {s[0], s[1], static_cast<int64_t>(s[2])};
   GF_RETURN_IF_ERROR(UpdateParameters());
   const double value = sums.loss / std::max<int64_t>(sums.examples, 1);
   if (!std::isfinite(value)) {
@@ -357,14 +361,11 @@ absl::Status Trainer::BroadcastParameters() {
 absl::Status Trainer::VerifyReplicas() const {
   GF_ASSIGN_OR_RETURN(const std::vector<uint64_t> hashes,
                       options_.collectives->GatherAll(ParameterHash(model_.params())));
-  std::vector<std::string> differing;
-  for (size_t r = 1; r < hashes.size(); ++r) {
-    if (hashes[r] != hashes[0]) differing.push_back(absl::StrCat(r));
-  }
+  const std::string differing = RanksUnlikeRankZero(hashes);
   if (differing.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "replicas diverged after step ", step_ + 1, ": the parameters of rank(s) ",
-      absl::StrJoin(differing, ", "), " differ from rank 0's"));
+  return absl::FailedPreconditionError(absl::StrCat("replicas diverged after step ", step_ + 1,
+                                                    ": the parameters of rank(s) ", differing,
+                                                    " differ from rank 0's"));
 }
 
 absl::Status Trainer::Run(const TrainCallbacks& callbacks) {
@@ -453,9 +454,8 @@ absl::StatusOr<Evaluation> Trainer::Evaluate(const std::vector<Batch>& batches) 
   Collectives* c = options_.collectives;
   if (c == nullptr) return EvaluateModel(model_, batches);
   GF_ASSIGN_OR_RETURN(MetricSums sums, SumsOf(model_, batches, c->rank(), c->size()));
-  double s[3] = {sums.loss, sums.correct, static_cast<double>(sums.examples)};
-  GF_RETURN_IF_ERROR(c->SumDoubles(absl::MakeSpan(s)));
-  return MetricSums{s[0], s[1], static_cast<int64_t>(s[2])}.Finish(model_.config().task);
+  GF_RETURN_IF_ERROR(SumOverRanks(*c, sums));
+  return sums.Finish(model_.config().task);
 }
 
 absl::StatusOr<Evaluation> Trainer::EvaluateTestSet() const {
